@@ -1,0 +1,59 @@
+"""Session building: profile defaults, and spark-submit's own settings winning over them.
+
+Each case starts its own driver in a subprocess (one SparkContext per process), once with
+plain ``python`` and once under the real ``spark-submit`` of the installed pyspark.
+"""
+import json
+import os
+import sys
+from pathlib import Path
+
+from conftest import REPO
+
+SCRIPT = """
+import json, sys
+from nag_spark.session import get_spark
+spark = get_spark("local", app_name="conf-probe")
+keys = ["spark.master", "spark.sql.shuffle.partitions", "spark.nag.delta.writer",
+        "spark.python.worker.reuse", "spark.sql.parquet.outputTimestampType"]
+print("CONF=" + json.dumps({k: spark.conf.get(k) for k in keys}))
+spark.stop()
+"""
+
+
+def _run(cmd, tmp_path):
+    import subprocess
+
+    env = dict(os.environ, SPARK_LOCAL_IP="127.0.0.1", PYSPARK_PYTHON=sys.executable)
+    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    line = next(l for l in proc.stdout.splitlines() if l.startswith("CONF="))
+    return json.loads(line[len("CONF="):])
+
+
+def test_plain_python_gets_the_local_profile(tmp_path):
+    script = tmp_path / "probe.py"
+    script.write_text(SCRIPT)
+    conf = _run([sys.executable, str(script)], tmp_path)
+    assert conf["spark.master"] == "local[*]"
+    assert conf["spark.sql.shuffle.partitions"] == "8"
+    assert conf["spark.nag.delta.writer"] == "auto"
+    assert conf["spark.python.worker.reuse"] == "true"
+    assert conf["spark.sql.parquet.outputTimestampType"] == "TIMESTAMP_MICROS"
+
+
+def test_spark_submit_settings_win_over_the_profile(tmp_path):
+    script = tmp_path / "probe.py"
+    script.write_text(SCRIPT)
+    spark_submit = Path(sys.executable).parent / "spark-submit"
+    conf = _run([
+        str(spark_submit), "--master", "local[1]",
+        "--conf", "spark.sql.shuffle.partitions=3",
+        "--conf", "spark.nag.delta.writer=deltars",
+        str(script),
+    ], tmp_path)
+    assert conf["spark.master"] == "local[1]"
+    assert conf["spark.sql.shuffle.partitions"] == "3"
+    assert conf["spark.nag.delta.writer"] == "deltars"
+    # settings spark-submit was not given still come from the profile
+    assert conf["spark.sql.parquet.outputTimestampType"] == "TIMESTAMP_MICROS"
