@@ -1,0 +1,51 @@
+"""Table properties and commit metadata shared by both writers."""
+from __future__ import annotations
+
+import json
+from typing import Mapping
+
+from ..errors import LineageMismatchError
+
+# commitInfo keys a writer generates itself; a caller's values for these go to
+# userMetadata only, never over the engine's own.
+_RESERVED_COMMIT_KEYS = {"timestamp", "operation", "operationParameters", "engineInfo",
+                         "readVersion", "isolationLevel", "isBlindAppend", "userId",
+                         "userName", "userMetadata", "clientVersion", "version"}
+
+
+def as_str_dict(values: Mapping | None) -> dict[str, str]:
+    """Copy with string keys and values (Delta properties and our commit info are strings)."""
+    return {str(k): str(v) for k, v in (values or {}).items()}
+
+
+def check_lineage(existing: Mapping[str, str], wanted: Mapping[str, str], table: str) -> None:
+    """Refuse an append whose properties disagree with the table's.
+
+    A key the table lacks counts as a disagreement too: appending features of a known
+    model to a table that does not say which model it holds would mix lineages silently.
+
+    Raises
+    ------
+    LineageMismatchError
+        Naming the first differing key, both values and the table.
+    """
+    for key in sorted(wanted):
+        have = existing.get(key)
+        if have != wanted[key]:
+            shown = repr(have) if have is not None else "absent"
+            raise LineageMismatchError(
+                f"table {table}: property {key!r} is {shown} in the table but "
+                f"{wanted[key]!r} for this write; it holds data of another lineage "
+                "(write to a new path or overwrite it); nothing was written"
+            )
+
+
+def user_metadata(commit_info: Mapping[str, str] | None) -> str | None:
+    """The commit's ``userMetadata``: the caller's commit info as compact, sorted JSON."""
+    info = as_str_dict(commit_info)
+    return json.dumps(info, sort_keys=True, separators=(",", ":")) if info else None
+
+
+def commit_info_fields(commit_info: Mapping[str, str] | None) -> dict[str, str]:
+    """Caller keys that may also appear at the top level of ``commitInfo``."""
+    return {k: v for k, v in as_str_dict(commit_info).items() if k not in _RESERVED_COMMIT_KEYS}
