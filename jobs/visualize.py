@@ -1,0 +1,62 @@
+"""2-D map of NAGs coloured by dataset (PCA then t-SNE, or UMAP when installed).
+
+    spark-submit jobs/visualize.py --pool features/pool --targets features/targets \
+        --target hellaswag --output viz/
+
+Samples at most ``--max-points`` NAGs in Spark (per-dataset quota, deterministic by
+``--seed``), embeds them on the driver, writes ``nag_map.png`` and ``nag_map_points.csv``
+to ``--output`` and logs them to an MLflow run of kind ``visualize``.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--pool", required=True, help="pool features Delta table")
+    p.add_argument("--targets", help="target features Delta table (optional)")
+    p.add_argument("--target", help="keep only this target's rows (conf/targets.yaml name or COL=VALUE)")
+    p.add_argument("--neuron-type", default="fwd_up")
+    p.add_argument("--per-dataset", type=int, default=200, help="most NAGs drawn from one dataset")
+    p.add_argument("--max-points", type=int, default=3000, help="most NAGs in the map (driver memory bound)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--method", default="auto", choices=["auto", "tsne", "umap", "pca"])
+    p.add_argument("--tsne-iter", type=int, default=500)
+    p.add_argument("--output", required=True, help="folder for the PNG and the points CSV")
+    p.add_argument("--experiment", help="MLflow experiment (default nag-spark)")
+    p.add_argument("--run-name")
+    p.add_argument("--no-mlflow", action="store_true", help="do not log an MLflow run")
+    p.add_argument("--profile", default="local", help="conf/<profile>.yaml")
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    from nag_spark.config import resolve_target
+    from nag_spark.errors import NagError
+    from nag_spark.session import get_spark
+    from nag_spark.visualize import nag_map
+
+    args = parse_args(argv)
+    try:
+        spec = resolve_target(args.target) if args.target else None
+        spark = get_spark(args.profile, app_name="nag-spark visualize")
+        result = nag_map(
+            spark, args.pool, args.targets, output_dir=args.output, neuron_type=args.neuron_type,
+            target_filter=(spec.column, spec.values) if spec else None,
+            per_dataset=args.per_dataset, max_points=args.max_points, seed=args.seed,
+            method=args.method, tsne_iter=args.tsne_iter, log_mlflow=not args.no_mlflow,
+            experiment=args.experiment, run_name=args.run_name,
+        )
+    except NagError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"NAG map ({result.method}, {len(result.points)} points): {result.figure}"
+          + (f"  MLflow run {result.run_id}" if result.run_id else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
