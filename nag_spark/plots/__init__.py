@@ -5,6 +5,7 @@ ranking job, the comparison report, the notebooks and the tests all draw the sam
 """
 from .composition import plot_composition
 from .distance import plot_distance_histogram, plot_distance_overlay
+from .montage import plot_montage
 from .nag_map import plot_nag_map
 from .overlap import plot_jaccard
 from .profile import plot_profile_concentration, plot_profile_heatmap, profile_concentration
@@ -14,6 +15,7 @@ __all__ = [
     "plot_distance_histogram",
     "plot_distance_overlay",
     "plot_jaccard",
+    "plot_montage",
     "plot_nag_map",
     "plot_profile_concentration",
     "plot_profile_heatmap",

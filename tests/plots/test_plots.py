@@ -91,3 +91,13 @@ def test_jaccard_and_map(tmp_path):
     ds = [f"d{i % 25}" for i in range(200)]
     assert _is_png(plot_nag_map(rng.normal(size=(200, 2)), ds, tmp_path / "m.png",
                                 is_target=[i % 25 == 0 for i in range(200)]))
+
+
+def test_montage_keeps_every_tile(tmp_path, weights):
+    from nag_spark.plots import plot_montage
+
+    a = plot_profile_heatmap(weights, tmp_path / "a.png", top_n=5)
+    b = plot_profile_concentration(weights, tmp_path / "b.png")
+    assert _is_png(plot_montage([[a, b], [a]], tmp_path / "m.png", title="t"))
+    with pytest.raises(ValueError):
+        plot_montage([], tmp_path / "n.png")
