@@ -35,7 +35,10 @@ def open_table(location: Location, version: int | None = None):
     from deltalake import DeltaTable
     from deltalake.exceptions import TableNotFoundError
 
-    if not DeltaTable.is_deltatable(location.uri):
+    try:
+        if not DeltaTable.is_deltatable(location.uri):
+            return None
+    except OSError:  # e.g. the path is a plain file: certainly no table there
         return None
     try:
         return DeltaTable(location.uri, version=version)

@@ -8,11 +8,14 @@ hand to show the log is the standard one.
 """
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 from pathlib import Path
 
 import pytest
+
+SCRIPT = Path(__file__).resolve().parent / "scripts" / "delta_write_job.py"
 
 
 class DeltaCheck:
@@ -87,21 +90,15 @@ def check():
     return DeltaCheck
 
 
+def _load_script():
+    spec = importlib.util.spec_from_file_location("delta_write_job", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 @pytest.fixture
 def features_frame(spark):
-    """``make(n, offset=0)``: a features-like frame (docid, token_num, array<short>, ...)."""
-    from pyspark.sql import functions as F
-
-    def make(n: int, offset: int = 0, partitions: int = 2):
-        return spark.range(offset, offset + n, numPartitions=partitions).select(
-            F.format_string("doc-%06d", "id").alias("docid"),
-            F.when(F.col("id") % 2 == 0, "web").otherwise("books").alias("dataset"),
-            F.col("id").alias("token_num"),
-            (F.col("id") % 120).cast("int").alias("n_tokens"),
-            F.array(F.col("id").cast("short"), (F.col("id") * 3 % 1000).cast("short"))
-            .alias("fwd_up"),
-            F.array((F.col("id") + 40000).cast("int")).alias("att_q"),
-            F.timestamp_micros(F.lit(1_700_000_000_123_456) + F.col("id")).alias("ts"),
-        )
-
-    return make
+    """``make(n, offset=0, partitions=2)``: a features-like frame (the writer script's)."""
+    features_like = _load_script().features_like
+    return lambda n, offset=0, partitions=2: features_like(spark, n, offset, partitions)

@@ -16,6 +16,22 @@ from nag_spark.delta import insert_if_absent, table_version, write_table  # noqa
 from nag_spark.session import get_spark  # noqa: E402
 
 
+def features_like(spark, n: int, offset: int = 0, partitions: int = 2):
+    """A features-like frame: docid, dataset, token_num, n_tokens, array<short>, array<int>,
+    timestamp (shared with the in-process tests so both write the same schema)."""
+    from pyspark.sql import functions as F
+
+    return spark.range(offset, offset + n, numPartitions=partitions).select(
+        F.format_string("doc-%06d", "id").alias("docid"),
+        F.when(F.col("id") % 2 == 0, "web").otherwise("books").alias("dataset"),
+        F.col("id").alias("token_num"),
+        (F.col("id") % 120).cast("int").alias("n_tokens"),
+        F.array(F.col("id").cast("short"), (F.col("id") * 3 % 1000).cast("short")).alias("fwd_up"),
+        F.array((F.col("id") + 40000).cast("int")).alias("att_q"),
+        F.timestamp_micros(F.lit(1_700_000_000_123_456) + F.col("id")).alias("ts"),
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--path", required=True)
@@ -31,14 +47,7 @@ def main() -> None:
         "spark.default.parallelism": "2", "spark.driver.memory": "1g",
         "spark.executor.memory": "512m",
     })
-    from pyspark.sql import functions as F
-
-    df = spark.range(args.offset, args.offset + args.rows, numPartitions=2).select(
-        F.format_string("doc-%06d", "id").alias("docid"),
-        F.col("id").alias("token_num"),
-        F.array(F.col("id").cast("short"), (F.col("id") + 1).cast("short")).alias("fwd_up"),
-        F.spark_partition_id().alias("written_by_partition"),
-    )
+    df = features_like(spark, args.rows, args.offset)
     info = {"job": args.job, "mlflow_run_id": f"run-{args.offset}"}
     props = {"nag.kind": "features"}
     if args.insert:
