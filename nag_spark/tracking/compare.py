@@ -444,6 +444,24 @@ def _write_html(report: ComparisonReport, path: Path) -> str:
     return str(path)
 
 
+def inline_images(page: str, folder: str | os.PathLike) -> str:
+    """``page`` with each ``<img src='NAME.png'>`` of ``folder`` embedded as a data URI.
+
+    For viewers that cannot reach the report's folder (Databricks ``displayHTML``, e-mail).
+    """
+    import base64
+    import re
+
+    def embed(match):
+        png = Path(folder) / html.unescape(match.group(1))
+        if not png.is_file():
+            return match.group(0)
+        data = base64.b64encode(png.read_bytes()).decode("ascii")
+        return f"<img src='data:image/png;base64,{data}'"
+
+    return re.sub(r"<img src='([^':/]+\.png)'", embed, page)
+
+
 def _summary(runs, selection, jd, jt, comp, params) -> str:
     lines = [f"Compared {len(runs)} rank runs:"]
     for r in runs:

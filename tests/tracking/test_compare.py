@@ -123,3 +123,12 @@ def test_vacuumed_version_is_a_clear_error(make_rank_run, small_pool, tmp_path, 
     version = mlflow.MlflowClient().get_run(old).data.tags["nag.output_version"]
     with pytest.raises(TableError, match=rf"selection table {table} at version {version} .*vacuumed"):
         compare_runs([old, new], output_dir=tmp_path / "out", spark=spark, log_run=False)
+
+
+def test_inline_images(tmp_path):
+    from nag_spark.tracking.compare import inline_images
+
+    (tmp_path / "a.png").write_bytes(b"\x89PNG fake")
+    page = "<img src='a.png' alt='x'><img src='missing.png'><img src='http://h/b.png'>"
+    out = inline_images(page, tmp_path)
+    assert "data:image/png;base64," in out and "src='missing.png'" in out and "http://h/b.png" in out
