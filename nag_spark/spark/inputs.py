@@ -1,0 +1,213 @@
+"""Reading and validating the documents to extract: parquet, JSONL or Delta; web or final.
+
+Formats (the official release's two layouts):
+
+- ``web``: columns ``docid``, ``doc``, optional ``token_num`` and ``dataset``;
+- ``final``: a struct ``meta`` with ``docid`` (and optionally ``dataset``, ``token_num``)
+  and the text in ``content_split``.
+
+The result always has ``docid`` (string) and ``doc`` (string), plus ``dataset`` and
+``token_num`` when the input has them and any ``carry`` columns asked for.
+
+Validation, before any model work: a missing file or column, an unreadable file, null or
+duplicate docids stop the job with an :class:`~nag_spark.errors.InputError` naming the
+file and column. Rows whose text is null, empty or only whitespace have no NAG: they are
+skipped and counted in the log (documented, not an error), as DESIGN.md §1 does for
+documents with no token.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+from ..errors import InputError
+from ..logs import get_logger
+
+log = get_logger(__name__)
+
+FORMATS = ("web", "final")
+# How many offending docids an error message shows.
+_EXAMPLES = 5
+
+
+@dataclass
+class InputDocs:
+    """Validated documents and facts about where they came from.
+
+    Attributes
+    ----------
+    df : pyspark.sql.DataFrame
+        ``docid``, ``doc`` [, ``dataset``] [, ``token_num``] [, carried columns]; rows with
+        empty text already removed.
+    path : str
+    kind : {"parquet", "json", "delta"}
+    version : int or None
+        Delta version read (Delta inputs only).
+    rows : int
+        Documents kept.
+    skipped_empty : int
+        Rows dropped for null/empty text.
+    """
+
+    df: object
+    path: str
+    kind: str
+    version: int | None = None
+    rows: int = 0
+    skipped_empty: int = 0
+    columns: list = field(default_factory=list)
+
+
+def detect_input_kind(path: str) -> str:
+    """``delta`` (a folder with ``_delta_log``), ``json`` (``.jsonl``/``.json`` files) or ``parquet``."""
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"input {path} does not exist")
+    if p.is_dir():
+        if (p / "_delta_log").is_dir():
+            return "delta"
+        names = [f.name for f in p.rglob("*") if f.is_file() and not f.name.startswith(("_", "."))]
+        if names and all(n.endswith((".jsonl", ".json", ".jsonl.gz", ".json.gz")) for n in names):
+            return "json"
+        if not any(n.endswith(".parquet") for n in names):
+            raise InputError(f"input folder {path} holds no .parquet, .jsonl or Delta table")
+        return "parquet"
+    if p.name.endswith((".jsonl", ".json", ".jsonl.gz", ".json.gz")):
+        return "json"
+    return "parquet"
+
+
+def _spark_error_text(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:300] if text else type(exc).__name__
+
+
+def _read_raw(spark, path: str, kind: str):
+    from ..delta import read_table, table_version
+
+    version = None
+    try:
+        if kind == "delta":
+            df = read_table(spark, path)
+            version = table_version(path, spark)
+        elif kind == "json":
+            # FAILFAST: a malformed line is an error naming the file, not a silent null row.
+            df = spark.read.option("mode", "FAILFAST").json(path)
+        else:
+            df = spark.read.parquet(path)
+    except InputError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - Spark/Py4J errors: turn into one clear line
+        raise InputError(f"cannot read input {path} as {kind}: {_spark_error_text(exc)}") from exc
+    return df, version
+
+
+def _select_format(df, fmt: str, path: str, carry: Sequence[str]):
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import StructType
+
+    cols = df.columns
+    if fmt == "web":
+        for needed in ("docid", "doc"):
+            if needed not in cols:
+                raise InputError(f"input {path} has no column {needed!r} (format web needs "
+                                 f"docid and doc; columns: {', '.join(cols)})")
+        out = [F.col("docid").cast("string").alias("docid"), F.col("doc").alias("doc")]
+        extra = {c: F.col(c) for c in ("dataset", "token_num") if c in cols}
+    elif fmt == "final":
+        meta = df.schema["meta"].dataType if "meta" in cols else None
+        if not isinstance(meta, StructType) or "docid" not in meta.fieldNames():
+            raise InputError(f"input {path} has no column 'meta.docid' (format final needs "
+                             f"meta.docid and content_split; columns: {', '.join(cols)})")
+        if "content_split" not in cols:
+            raise InputError(f"input {path} has no column 'content_split' (format final needs "
+                             f"meta.docid and content_split; columns: {', '.join(cols)})")
+        out = [F.col("meta.docid").cast("string").alias("docid"), F.col("content_split").alias("doc")]
+        extra = {}
+        for c in ("dataset", "token_num"):
+            if c in meta.fieldNames():
+                extra[c] = F.col(f"meta.{c}")
+            elif c in cols:
+                extra[c] = F.col(c)
+    else:
+        raise InputError(f"unknown input format {fmt!r}; use one of {', '.join(FORMATS)}")
+    doc_type = df.select(out[1]).schema[0].dataType.simpleString()
+    if doc_type != "string":
+        raise InputError(f"input {path}: the text column must be a string, found {doc_type}")
+    if "dataset" in extra:
+        out.append(extra["dataset"].cast("string").alias("dataset"))
+    if "token_num" in extra:
+        out.append(extra["token_num"].cast("long").alias("token_num"))
+    for c in carry:
+        if c not in cols:
+            raise InputError(f"input {path} has no column {c!r} to carry along")
+        if c in ("docid", "doc", "dataset", "token_num", "n_tokens"):
+            continue
+        out.append(F.col(c))
+    return df.select(*out)
+
+
+def read_documents(spark, path: str | os.PathLike, fmt: str = "web", *, limit: int | None = None,
+                   carry: Sequence[str] = ()) -> InputDocs:
+    """Read and validate the documents at ``path``.
+
+    Parameters
+    ----------
+    spark : SparkSession
+    path : str or os.PathLike
+        A parquet file or folder, a JSONL file or folder, or a Delta table folder.
+    fmt : {"web", "final"}
+    limit : int, optional
+        Keep only the first ``limit`` rows (file order; deterministic for the same files).
+    carry : sequence of str
+        Extra input columns to keep (they are carried into the features table).
+
+    Raises
+    ------
+    InputError
+        Missing path or column, unreadable file, null or duplicate docids.
+
+    Examples
+    --------
+    >>> docs = read_documents(spark, "../shared/data/pool.parquet", limit=100)  # doctest: +SKIP
+    >>> docs.rows, docs.df.columns                                              # doctest: +SKIP
+    (100, ['docid', 'doc', 'dataset', 'token_num'])
+    """
+    from pyspark.sql import functions as F
+
+    path = os.fspath(path)
+    if fmt not in FORMATS:
+        raise InputError(f"unknown input format {fmt!r}; use one of {', '.join(FORMATS)}")
+    kind = detect_input_kind(path)
+    raw, version = _read_raw(spark, path, kind)
+    df = _select_format(raw, fmt, path, carry)
+    if limit is not None:
+        if limit <= 0:
+            raise InputError(f"--limit must be positive, got {limit}")
+        df = df.limit(int(limit))
+    empty = F.col("doc").isNull() | (F.length(F.trim(F.col("doc"))) == 0)
+    try:
+        stats = df.agg(
+            F.count(F.lit(1)).alias("rows"),
+            F.sum(F.col("docid").isNull().cast("long")).alias("null_ids"),
+            F.sum(empty.cast("long")).alias("empty"),
+        ).collect()[0]
+        dups = (df.groupBy("docid").count().filter(F.col("count") > 1)
+                .orderBy(F.col("count").desc(), "docid").limit(_EXAMPLES).collect())
+    except Exception as exc:  # noqa: BLE001 - corrupt files surface only when data is read
+        raise InputError(f"cannot read input {path}: {_spark_error_text(exc)}") from exc
+    if stats["null_ids"]:
+        raise InputError(f"input {path}: column 'docid' has {stats['null_ids']} null values")
+    if dups:
+        shown = ", ".join(f"{r['docid']!r} ({r['count']}x)" for r in dups)
+        raise InputError(f"input {path}: duplicate docids in column 'docid', e.g. {shown}")
+    skipped = int(stats["empty"] or 0)
+    if skipped:
+        log.warning("input %s: skipping %d documents with null or empty text (no NAG)", path, skipped)
+        df = df.filter(~empty)
+    rows = int(stats["rows"]) - skipped
+    log.info("input %s (%s, format %s): %d documents", path, kind, fmt, rows)
+    return InputDocs(df=df, path=path, kind=kind, version=version, rows=rows,
+                     skipped_empty=skipped, columns=df.columns)
