@@ -30,6 +30,16 @@ def _edges_counts(hist: Mapping) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     return edges, counts
 
 
+def _x_label(hists) -> str:
+    """Axis label from the histograms' ``key`` (quality-blend runs bin ``combined_score``)."""
+    keys = {h.get("key", "nag_distance") for h in hists}
+    if keys == {"combined_score"}:
+        return "combined score (normalised distance + quality); lower = kept first"
+    if keys == {"nag_distance"}:
+        return "NAG distance (1 − similarity to the target profile); lower = closer"
+    return "NAG distance or combined score (per run); lower = kept first"
+
+
 def _boundaries(boundary, hist: Mapping) -> dict[str, float]:
     if boundary is None:
         boundary = hist.get("boundary") or {}
@@ -97,7 +107,7 @@ def plot_distance_histogram(
                    label=f"boundary {short(target, 20)} = {value:.4f}")
     if log_y:
         ax.set_yscale("log")
-    ax.set_xlabel("NAG distance (1 − similarity to the target profile); lower = closer")
+    ax.set_xlabel(_x_label([hist]))
     ax.set_ylabel("documents")
     ax.set_title(title)
     ax.set_xlim(edges[0], edges[-1])
@@ -146,7 +156,7 @@ def plot_distance_overlay(
         for i, (target, value) in enumerate(sorted(bnd.items())):
             ax.axvline(value, color=col, lw=1.3, ls=_LINESTYLES[i % len(_LINESTYLES)],
                        label=f"  boundary {short(target, 20)} = {value:.4f}")
-    ax.set_xlabel("NAG distance (1 − similarity to the target profile); lower = closer")
+    ax.set_xlabel(_x_label(hists.values()))
     ax.set_ylabel("density of pool documents")
     ax.set_title(title)
     ax.grid(axis="y", alpha=0.3)

@@ -68,7 +68,8 @@ class RankRun:
 
     @property
     def boundaries(self) -> dict[str, float]:
-        return {str(k): float(v) for k, v in ((self.hist or {}).get("boundary") or {}).items()}
+        raw = (self.hist or {}).get("boundary") or {}
+        return {str(k): float(v) for k, v in raw.items() if v is not None}
 
 
 @dataclass
