@@ -15,16 +15,19 @@ from pathlib import Path
 
 import pandas as pd
 
-_PEOPLE = ["A man", "A woman", "A boy", "A girl", "Two friends", "A chef", "A teacher", "An old man"]
+# (subject, pronoun, possessive): the stories read as plain English sentences.
+_PEOPLE = [("A man", "He", "his"), ("A woman", "She", "her"), ("A boy", "He", "his"),
+           ("A girl", "She", "her"), ("A chef", "She", "her"), ("A teacher", "He", "his"),
+           ("An old man", "He", "his"), ("A young woman", "She", "her")]
 _PLACES = ["in a kitchen", "on a beach", "in a gym", "in a garden", "at a park", "in a garage",
            "on a stage", "in a living room"]
 _ACTIVITIES = [
     ("chops onions on a board", "then puts them into a hot pan and stirs."),
-    ("ties his running shoes", "then starts jogging slowly around the track."),
+    ("ties {pos} running shoes", "then starts jogging slowly around the track."),
     ("holds a paint brush", "then paints the fence with long, even strokes."),
     ("picks up a guitar", "then tunes the strings and begins to play a song."),
     ("fills a bucket with water", "then washes the car with a large sponge."),
-    ("lays a mat on the floor", "then stretches her arms and starts a yoga pose."),
+    ("lays a mat on the floor", "then stretches slowly and starts a yoga pose."),
     ("mixes flour and eggs in a bowl", "then pours the batter into a baking tin."),
     ("puts on a helmet", "then rides the bike down the hill carefully."),
 ]
@@ -81,9 +84,9 @@ _NAMES = ["scaled_sum", "median", "middle_value", "weighted_total"]
 
 
 def _story(rng: random.Random) -> str:
-    who, where = rng.choice(_PEOPLE), rng.choice(_PLACES)
+    (who, pronoun, pos), where = rng.choice(_PEOPLE), rng.choice(_PLACES)
     act, cont = rng.choice(_ACTIVITIES)
-    return f"{who} is {where}. {who.split()[-1].capitalize()} {act}, {cont}"
+    return f"{who} is {where}. {pronoun} {act.format(pos=pos)}, {cont}"
 
 
 def _fill(template: str, rng: random.Random) -> str:
