@@ -1,0 +1,1 @@
+"""Spark layer: distributed extraction, scoring and selection over Delta tables."""

@@ -1,0 +1,81 @@
+"""Scoring a features DataFrame against broadcast target profiles with ``mapInArrow``.
+
+Each Arrow batch's NAG column (``list<int16|int32>``, all lists of length L*K) is viewed
+as a ``(D, L*K)`` numpy array without copying, and every target's
+:class:`~nag_spark.kernels.scoring.ProfileScorer` scores it with one gather and a sum.
+The profiles travel once per executor as a broadcast variable, not inside each task.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ..errors import InputError
+from ..kernels.profile import TargetProfile
+from ..kernels.scoring import ProfileScorer
+
+
+def nag_matrix(column: pa.Array, width: int, name: str) -> np.ndarray:
+    """View an Arrow list column of NAGs as a ``(rows, width)`` integer array.
+
+    Raises
+    ------
+    InputError
+        A null NAG, or a NAG whose length is not ``width`` (L*K of the target).
+    """
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    if column.null_count:
+        raise InputError(f"column {name!r} has null NAGs; every scored row needs one")
+    if len(column) == 0:
+        return np.zeros((0, width), dtype=np.int64)
+    lengths = pc.list_value_length(column)
+    lo, hi = pc.min_max(lengths).values()
+    if lo.as_py() != width or hi.as_py() != width:
+        raise InputError(
+            f"column {name!r} holds NAGs of {lo.as_py()}..{hi.as_py()} indices; expected "
+            f"L*K = {width} (the target's L and K)"
+        )
+    flat = column.flatten()  # respects slicing of the batch
+    return flat.to_numpy(zero_copy_only=False).reshape(len(column), width)
+
+
+def score_frame(df, feature_col: str, profiles: Sequence[TargetProfile], key_cols: Sequence[str],
+                keep_cols: Sequence[str]):
+    """Add one ``nag_distance`` column per profile; drop the NAG column.
+
+    Parameters
+    ----------
+    df : DataFrame
+        Has ``feature_col`` and ``keep_cols``.
+    feature_col : str
+        The neuron-type column (array of L*K indices).
+    profiles : sequence of TargetProfile
+        One per target, same L, K, N.
+    key_cols : sequence of str
+        Output column name of each profile's distance.
+    keep_cols : sequence of str
+        Columns passed through unchanged.
+    """
+    from pyspark.sql.types import DoubleType, StructField, StructType
+
+    spark = df.sparkSession
+    payload = [(p.weights, p.layers, p.top_k, p.power, p.n_targets) for p in profiles]
+    broadcast = spark.sparkContext.broadcast(payload)
+    width = profiles[0].num_layers * profiles[0].top_k
+    keep = list(keep_cols)
+    schema = StructType([df.schema[c] for c in keep]
+                        + [StructField(k, DoubleType(), False) for k in key_cols])
+
+    def score(batches):
+        scorers = [ProfileScorer(TargetProfile(*item)) for item in broadcast.value]
+        for batch in batches:
+            nags = nag_matrix(batch.column(feature_col), width, feature_col)
+            cols = [batch.column(c) for c in keep]
+            cols += [pa.array(s.distance(nags), pa.float64()) for s in scorers]
+            yield pa.RecordBatch.from_arrays(cols, names=keep + list(key_cols))
+
+    return df.select(*keep, feature_col).mapInArrow(score, schema)
