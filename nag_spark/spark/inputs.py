@@ -187,7 +187,8 @@ def read_documents(spark, path: str | os.PathLike, fmt: str = "web", *, limit: i
         if limit <= 0:
             raise InputError(f"--limit must be positive, got {limit}")
         df = df.limit(int(limit))
-    empty = F.col("doc").isNull() | (F.length(F.trim(F.col("doc"))) == 0)
+    # Spark's trim() strips spaces only; whitespace of any kind makes a document "empty".
+    empty = F.col("doc").isNull() | (F.length(F.regexp_replace(F.col("doc"), r"\s+", "")) == 0)
     try:
         stats = df.agg(
             F.count(F.lit(1)).alias("rows"),
