@@ -71,3 +71,74 @@ def run_job(args: list[str], *, env: dict | None = None, timeout: int = 600,
             f"stderr:\n{proc.stderr[-8000:]}"
         )
     return proc
+
+
+# --- SmolLM2 features of a fixed sample of the shared data (extraction owner) -------------
+SMOLLM2_POOL_DOCS = 300       # stratified over the pool's datasets
+SMOLLM2_TARGET_DOCS = 80      # per target split
+SMOLLM2_TARGET_SPLITS = ("hellaswag_train", "arc_c_train")
+
+
+def _fixture_sample(shared: Path, out: Path) -> None:
+    """Write the fixed sample: pool rows stratified by dataset, 80 rows per target split.
+
+    Rows are ordered by md5(docid) inside each dataset, so the sample is spread over the
+    dataset yet identical on every machine and run.
+    """
+    import hashlib
+
+    import pyarrow.parquet as pq
+
+    def ordered(df):
+        return df.assign(_h=df["docid"].map(lambda d: hashlib.md5(d.encode()).hexdigest())) \
+                 .sort_values("_h").drop(columns="_h")
+
+    pool = pq.read_table(shared / "pool.parquet").to_pandas()
+    shares = pool["dataset"].value_counts(normalize=True).sort_index()
+    parts = [ordered(pool[pool["dataset"] == ds]).head(max(2, round(SMOLLM2_POOL_DOCS * share)))
+             for ds, share in shares.items()]
+    import pandas as pd
+
+    pd.concat(parts).reset_index(drop=True).to_parquet(out / "pool_sample.parquet", index=False)
+    targets = pq.read_table(shared / "targets.parquet").to_pandas()
+    tparts = [ordered(targets[targets["dataset"] == ds]).head(SMOLLM2_TARGET_DOCS)
+              for ds in SMOLLM2_TARGET_SPLITS]
+    pd.concat(tparts).reset_index(drop=True).to_parquet(out / "targets_sample.parquet", index=False)
+
+
+@pytest.fixture(scope="session")
+def smollm2_features(spark, shared_data) -> dict:
+    """SmolLM2-135M ``fwd_up`` features (K=20, max_length 120) of a fixed sample.
+
+    Returns ``{"pool": path, "targets": path}``: Delta features tables (docs/CONTRACT.md) of
+    ~300 pool documents stratified over the pool's datasets and 80 rows each of
+    ``hellaswag_train`` and ``arc_c_train``. Treat them as read-only.
+
+    They are kept across test sessions in ``NAG_TEST_CACHE`` (default
+    ``~/.cache/nag-spark/test-fixtures``) under a key of the extraction code and sample, so
+    only the first session pays the extraction (a couple of minutes on 2 cores); an
+    interrupted first session is completed by the next (extraction resumes).
+    """
+    import hashlib
+
+    from nag_spark.spark.extract import ExtractOptions, run_extraction
+
+    code = hashlib.sha256()
+    for rel in ("nag_spark/kernels/impact.py", "nag_spark/spark/extract_worker.py",
+                "nag_spark/spark/extract.py", "nag_spark/models/cache.py"):
+        code.update((REPO / rel).read_bytes())
+    code.update(f"{SMOLLM2_POOL_DOCS}/{SMOLLM2_TARGET_DOCS}/{SMOLLM2_TARGET_SPLITS}".encode())
+    root = Path(os.environ.get("NAG_TEST_CACHE", Path.home() / ".cache" / "nag-spark" / "test-fixtures"))
+    folder = root / f"smollm2-fwd_up-k20-l120-{code.hexdigest()[:12]}"
+    done = folder / "COMPLETE"
+    out = {"pool": str(folder / "pool_features"), "targets": str(folder / "targets_features")}
+    if done.is_file():
+        return out
+    folder.mkdir(parents=True, exist_ok=True)
+    _fixture_sample(shared_data, folder)
+    for name in ("pool", "targets"):
+        run_extraction(spark, ExtractOptions(
+            input=str(folder / f"{name}_sample.parquet"), output=out[name], model="smollm2-135m",
+            neuron_types=("fwd_up",), top_k=20, max_length=120, track=False))
+    done.write_text("ok\n")
+    return out

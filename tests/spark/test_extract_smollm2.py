@@ -1,0 +1,39 @@
+"""SmolLM2-135M end to end on real documents: the session's fixed-sample features tables."""
+from __future__ import annotations
+
+import numpy as np
+import pyarrow.parquet as pq
+from deltalake import DeltaTable
+
+
+def test_smollm2_features_are_real_delta_tables(smollm2_features):
+    pool = DeltaTable(smollm2_features["pool"])
+    props = pool.metadata().configuration
+    assert props["nag.kind"] == "features"
+    assert props["nag.model"] == "smollm2-135m"
+    assert props["nag.model_digest"].startswith("sha256:")
+    assert props["nag.architecture"] == "LlamaForCausalLM"
+    assert (props["nag.num_layers"], props["nag.top_k"], props["nag.max_length"]) == ("30", "20", "120")
+    assert props["nag.neuron_types"] == "fwd_up" and props["nag.n_neurons.fwd_up"] == "1536"
+
+    df = pool.to_pandas()
+    assert list(df.columns) == ["docid", "dataset", "token_num", "n_tokens", "fwd_up"]
+    assert df["docid"].is_unique and len(df) >= 250
+    assert df["dataset"].nunique() >= 15
+    feats = np.stack(df["fwd_up"].to_numpy())
+    assert feats.shape == (len(df), 30 * 20) and feats.dtype == np.int16
+    assert feats.min() >= 0 and feats.max() < 1536
+    # K distinct neurons per layer.
+    per_layer = feats.reshape(len(df), 30, 20)
+    assert all(len(set(row)) == 20 for row in per_layer.reshape(-1, 20)[:500])
+    assert (df["n_tokens"] <= 120).all() and (df["n_tokens"] > 0).all()
+    assert (df["n_tokens"] <= df["token_num"].clip(lower=1) + 200).all()
+
+    schema = pq.read_schema(next(p for p in pool.file_uris()))
+    assert str(schema.field("fwd_up").type) == "list<element: int16>"
+
+
+def test_smollm2_target_features(smollm2_features):
+    df = DeltaTable(smollm2_features["targets"]).to_pandas()
+    assert sorted(df["dataset"].unique()) == ["arc_c_train", "hellaswag_train"]
+    assert df.groupby("dataset").size().to_dict() == {"arc_c_train": 80, "hellaswag_train": 80}
