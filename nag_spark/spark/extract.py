@@ -308,7 +308,7 @@ def run_extraction(spark, opts: ExtractOptions) -> ExtractResult:
     carry_fields = [f for f in todo.schema.fields if f.name in cfg["carry"]]
     schema = _output_schema(cfg["has_dataset"], types, index_types, carry_fields)
     parallelism = spark.sparkContext.defaultParallelism
-    n_chunks = max(1, math.ceil(n_todo / chunk_docs))
+    n_chunks = math.ceil(n_todo / chunk_docs)  # 0 when everything is already there
 
     import contextlib
 

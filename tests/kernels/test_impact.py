@@ -118,6 +118,15 @@ def assert_same_top_k(got: np.ndarray, ref_imp: np.ndarray, k: int):
     assert set(must.tolist()) <= set(got.tolist())
 
 
+def assert_doc_matches(imps, tops, d: int, reference) -> None:
+    """Impacts and top-K of document ``d`` equal ``reference(type, layer)`` (an N vector)."""
+    for t in NEURON_TYPES:
+        for layer in range(imps[t].shape[1]):
+            ref = reference(t, layer)
+            torch.testing.assert_close(imps[t][d, layer], ref, atol=TOL, rtol=1e-4)
+            assert_same_top_k(tops[t][d, layer], ref.numpy(), K)
+
+
 DOCS = [[5, 17, 33, 2, 90, 41, 7, 7, 12], [3, 4], [60, 61, 62, 63, 64, 1], [88]]
 
 
@@ -136,10 +145,7 @@ def test_matches_reference_for_all_six_types(factory):
         torch.testing.assert_close(final, base_out[d, -len(doc):], atol=1e-4, rtol=1e-4)
         for t in NEURON_TYPES:
             assert imps[t].shape == (len(DOCS), 3, counts[t]) == (len(DOCS), 3, nag.n_neurons[t])
-            for layer in range(3):
-                ref = outs[layer][t].abs().mean(0)
-                torch.testing.assert_close(imps[t][d, layer], ref, atol=TOL, rtol=1e-4)
-                assert_same_top_k(tops[t][d, layer], ref.numpy(), K)
+        assert_doc_matches(imps, tops, d, lambda t, layer: outs[layer][t].abs().mean(0))
     nag.close()
 
 
@@ -148,15 +154,10 @@ def test_padding_invariance(factory):
     model = factory()
     nag = NeuronImpact(model, NEURON_TYPES, top_k=K)
     ids, mask = left_pad(DOCS, pad_id=3)
-    batch = nag.top_k(ids, mask)
-    batch_imp = nag.impacts(ids, mask)
+    batch, batch_imp = nag.top_k(ids, mask), nag.impacts(ids, mask)
     for d, doc in enumerate(DOCS):
-        one_ids, one_mask = left_pad([doc], pad_id=3)
-        alone = nag.impacts(one_ids, one_mask)
-        for t in NEURON_TYPES:
-            torch.testing.assert_close(batch_imp[t][d], alone[t][0], atol=TOL, rtol=1e-4)
-            for layer in range(3):
-                assert_same_top_k(batch[t][d, layer], alone[t][0, layer].numpy(), K)
+        alone = nag.impacts(*left_pad([doc], pad_id=3))
+        assert_doc_matches(batch_imp, batch, d, lambda t, layer: alone[t][0, layer])
 
 
 def test_lm_head_never_runs_and_hooks_are_inert_outside():
