@@ -168,8 +168,10 @@ def embed(matrix, *, method: str = "auto", seed: int = 0, pca_components: int = 
             return np.asarray(reducer.fit_transform(reduced)), "umap"
     from sklearn.manifold import TSNE
 
+    # The first 250 iterations are early exaggeration; fewer than ~250 more leave the map
+    # collapsed in one blob, so 500 is the floor.
     tsne = TSNE(n_components=2, perplexity=float(min(perplexity, max(1.0, (n - 1) / 3))),
-                init="pca", random_state=seed, max_iter=max(250, int(tsne_iter)))
+                init="pca", random_state=seed, max_iter=max(500, int(tsne_iter)))
     return tsne.fit_transform(reduced), "tsne"
 
 
@@ -223,7 +225,7 @@ def nag_map(
         Sampling and embedding seed.
     method : {"auto", "tsne", "umap", "pca"}
     tsne_iter : int
-        t-SNE iterations (at least 250).
+        t-SNE iterations (at least 500: the first 250 only exaggerate clusters).
     num_layers, n_neurons : int, optional
         Needed only for DataFrames without table properties (``nag.num_layers``,
         ``nag.n_neurons.<type>``).

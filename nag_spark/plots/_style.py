@@ -34,13 +34,16 @@ def save(fig, path: str | os.PathLike) -> str:
 
 
 def colours(n: int) -> list:
-    """``n`` distinguishable colours (tab10, then tab20, then a sampled colormap)."""
-    if n <= 10:
+    """``n`` distinguishable colours (tab10, then tab20, then a sampled colormap).
+
+    Greys are left out: grey is the colour of ``other`` and of the pool in bar charts.
+    """
+    if n <= 9:
         cmap = plt.get_cmap("tab10")
-        return [cmap(i) for i in range(n)]
-    if n <= 20:
+        return [cmap(i) for i in range(10) if i != 7][:n]
+    if n <= 18:
         cmap = plt.get_cmap("tab20")
-        return [cmap(i) for i in range(n)]
+        return [cmap(i) for i in range(20) if i not in (14, 15)][:n]
     cmap = plt.get_cmap("nipy_spectral")
     return [cmap(0.05 + 0.9 * i / (n - 1)) for i in range(n)]
 
@@ -70,3 +73,9 @@ def short(label: str, width: int = 28) -> str:
     """Shorten a long label for an axis tick so ticks never run into each other."""
     label = str(label)
     return label if len(label) <= width else label[: width - 1] + "…"
+
+
+def strong_colours(n: int) -> list:
+    """``n`` dark, saturated colours for the few series that must stand out (targets)."""
+    cmap = plt.get_cmap("Dark2")
+    return [cmap(i % 8) for i in range(n)]

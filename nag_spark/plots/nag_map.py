@@ -6,7 +6,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ._style import OTHER, cap_categories, colours, new_figure, save, short
+from ._style import OTHER, cap_categories, colours, new_figure, save, short, strong_colours
 
 
 def plot_nag_map(
@@ -52,7 +52,11 @@ def plot_nag_map(
     if rest.any():
         ax.scatter(xy[rest, 0], xy[rest, 1], s=6, c="0.75", marker="o", linewidths=0,
                    label=f"{OTHER} ({int(rest.sum())})")
-    for name, col in zip(keep, colours(len(keep))):
+    # Pool datasets and targets draw from separate palettes, so a target never shares a
+    # pool dataset's colour; triangles with a black edge make targets stand out further.
+    n_tgt = sum(bool(tgt[ds == k].any()) for k in keep)
+    palette = colours(len(keep) - n_tgt) + strong_colours(n_tgt)
+    for name, col in zip(keep, palette):
         m = ds == name
         target = bool(tgt[m].any())
         ax.scatter(xy[m, 0], xy[m, 1], s=22 if target else 9, color=col,
