@@ -41,40 +41,49 @@ def matmul_rate(torch, n: int = 8192, reps: int = 20) -> float:
     return 2 * n ** 3 * reps / (time.perf_counter() - start)
 
 
-def bench_shape(torch, name: str, docs: int, length: int, batch_tokens: int, peak: float) -> None:
+def _sync(torch, device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def bench_shape(torch, name: str, docs: int, length: int, batch_tokens: int, peak: float,
+                device: str = "cuda") -> None:
     from transformers import Qwen3Config, Qwen3Model
 
     from nag_spark.kernels.impact import NeuronImpact
 
-    cfg = Qwen3Config(vocab_size=151936, max_position_embeddings=40960, tie_word_embeddings=True,
-                      **SHAPES[name])
-    with torch.device("cuda"):
+    cfg = Qwen3Config(vocab_size=151936 if device.startswith("cuda") else 1000,
+                      max_position_embeddings=40960, tie_word_embeddings=True, **SHAPES[name])
+    with torch.device(device):
         model = Qwen3Model(cfg).to(torch.bfloat16).eval()
     non_embedding = sum(p.numel() for n, p in model.named_parameters() if "embed_tokens" not in n)
     nag = NeuronImpact(model, ["fwd_up"], top_k=20)
     per_batch = max(1, batch_tokens // length)
-    ids = torch.randint(0, cfg.vocab_size, (per_batch, length), device="cuda")
+    ids = torch.randint(0, cfg.vocab_size, (per_batch, length), device=device)
     mask = torch.ones_like(ids)
     nag.top_k(ids, mask)  # warm-up: kernels, allocator
-    torch.cuda.synchronize()
-    torch.cuda.reset_peak_memory_stats()
+    _sync(torch, device)
+    if device.startswith("cuda"):
+        torch.cuda.reset_peak_memory_stats()
     batches = max(1, docs // per_batch)
     start = time.perf_counter()
     for _ in range(batches):
-        ids = torch.randint(0, cfg.vocab_size, (per_batch, length), device="cuda")
+        ids = torch.randint(0, cfg.vocab_size, (per_batch, length), device=device)
         nag.top_k(ids, mask)  # includes the device-to-host copy of the indices
-    torch.cuda.synchronize()
+    _sync(torch, device)
     seconds = time.perf_counter() - start
     n_docs, tokens = batches * per_batch, batches * per_batch * length
     flops = 2 * non_embedding * tokens / seconds
+    peak_mem = torch.cuda.max_memory_allocated() if device.startswith("cuda") else 0
     print(f"Qwen3-{name}: {n_docs} docs x {length} tokens, batch {per_batch} docs: "
           f"{n_docs / seconds:.0f} docs/s, {tokens / seconds:.0f} tokens/s, "
-          f"peak mem {torch.cuda.max_memory_allocated() / 2**30:.2f} GiB, "
+          f"peak mem {peak_mem / 2**30:.2f} GiB, "
           f"{flops / 1e12:.1f} TFLOP/s, MFU {100 * flops / peak:.1f}% "
           f"(non-embedding params {non_embedding / 1e6:.0f}M)", flush=True)
     nag.close()
     del model
-    torch.cuda.empty_cache()
+    if device.startswith("cuda"):
+        torch.cuda.empty_cache()
 
 
 def main() -> int:
@@ -83,9 +92,16 @@ def main() -> int:
     p.add_argument("--length", type=int, default=120)
     p.add_argument("--batch-tokens", type=int, default=65536)
     p.add_argument("--models", default="0.6b,1.7b")
+    p.add_argument("--cpu-smoke", action="store_true",
+                   help="check the script on CPU with a tiny shape (no meaningful numbers)")
     args = p.parse_args()
     import torch
 
+    if args.cpu_smoke:
+        SHAPES["tiny"] = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                              num_attention_heads=4, num_key_value_heads=2, head_dim=16)
+        bench_shape(torch, "tiny", 64, args.length, 4096, peak=1e12, device="cpu")
+        return 0
     if not torch.cuda.is_available():
         print("error: bench/extract_gpu.py needs a CUDA GPU (torch.cuda.is_available() is False)",
               file=sys.stderr)
