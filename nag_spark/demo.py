@@ -24,8 +24,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description="nag-spark demo on a built-in sample")
     p.add_argument("--output", default="demo-output", help="folder for data, tables and runs")
     p.add_argument("--fraction", type=float, default=0.2, help="share of pool tokens to keep")
-    p.add_argument("--compare-figure", metavar="PNG",
-                   help="also compare the demo's rank runs and copy the overview figure here")
     return p.parse_args(argv)
 
 
@@ -125,16 +123,6 @@ def main(argv=None) -> int:
             results.append(result)
             _show_selection(result, sample, pool_tokens)
 
-        if args.compare_figure:
-            _rule("3. compare the two rank runs")
-            from .tracking.compare import compare_runs
-
-            report = compare_runs(run_ids=[r.run_id for r in results],
-                                  output_dir=str(out / "compare"))
-            figure = Path(report.figures["overview"])
-            Path(args.compare_figure).parent.mkdir(parents=True, exist_ok=True)
-            Path(args.compare_figure).write_bytes(figure.read_bytes())
-            print(f"  report {report.html_path}; figure copied to {args.compare_figure}")
     except NagError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -1,6 +1,7 @@
 """Starting MLflow runs and recording Delta tables as run datasets.
 
-Where runs go: ``MLFLOW_TRACKING_URI`` when set (a server, Databricks, any store), else a
+Where runs go: ``MLFLOW_TRACKING_URI`` when set (a server, Databricks, any store); on a
+Databricks cluster (``DATABRICKS_RUNTIME_VERSION`` set) the workspace tracking server; else a
 sqlite store ``mlruns.db`` in the current directory with artifacts under ``mlruns/``. The
 URI is always set explicitly, so MLflow never guesses.
 
@@ -29,6 +30,8 @@ def tracking_uri() -> str:
     import mlflow
 
     uri = os.environ.get("MLFLOW_TRACKING_URI")
+    if not uri and os.environ.get("DATABRICKS_RUNTIME_VERSION"):
+        uri = "databricks"  # jobs and notebooks on a cluster log to the workspace
     if not uri:
         uri = f"sqlite:///{Path.cwd() / 'mlruns.db'}"
     mlflow.set_tracking_uri(uri)

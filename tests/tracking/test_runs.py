@@ -34,3 +34,26 @@ def test_failed_block_marks_the_run_failed(mlflow_uri):
     except RuntimeError:
         pass
     assert MlflowClient(mlflow_uri).get_run(run.info.run_id).info.status == "FAILED"
+
+
+import pytest
+
+
+@pytest.fixture
+def restore_mlflow_uri():
+    before = mlflow.get_tracking_uri()
+    yield
+    mlflow.set_tracking_uri(before)  # tracking_uri() sets MLflow's process-wide URI
+
+
+def test_databricks_cluster_logs_to_the_workspace(monkeypatch, restore_mlflow_uri):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.setenv("DATABRICKS_RUNTIME_VERSION", "15.4")
+    assert tracking_uri() == "databricks"
+
+
+def test_default_store_is_sqlite_in_the_working_directory(monkeypatch, tmp_path, restore_mlflow_uri):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("DATABRICKS_RUNTIME_VERSION", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert tracking_uri() == f"sqlite:///{tmp_path / 'mlruns.db'}"
