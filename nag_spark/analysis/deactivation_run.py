@@ -189,21 +189,10 @@ def load_causal_lm(spec, dtype: str = "float32", device: str = "cpu", cache_dir=
     tuple
         ``(model, tokenizer)``, the model in eval mode with gradients off.
     """
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from ..models import load_backbone
 
-    from ..errors import ConfigError
-    from ..models import local_model_dir
-    from ..models.dtype import torch_dtype
-
-    folder = local_model_dir(spec, cache_dir)
-    try:
-        model = AutoModelForCausalLM.from_pretrained(str(folder), dtype=torch_dtype(dtype))
-        tok = AutoTokenizer.from_pretrained(str(folder))
-    except (OSError, ValueError, KeyError) as exc:
-        raise ConfigError(f"model {spec.name!r} cannot be loaded from {folder}: {exc}") from exc
-    model.eval().requires_grad_(False)
-    return model.to(device), tok
+    backbone = load_backbone(spec, dtype, device, cache_dir=cache_dir, with_lm_head=True)
+    return backbone.model, backbone.tokenizer
 
 
 def _load_model(spark, opts: DeactivateOptions, props: dict):

@@ -52,7 +52,7 @@ def _prepare_tokenizer(tok) -> int:
 
 
 def load_backbone(spec: ModelSpec, dtype: str = "float32", device: str = "cpu",
-                  cache_dir: Path | None = None) -> Backbone:
+                  cache_dir: Path | None = None, with_lm_head: bool = False) -> Backbone:
     """Load ``spec`` as a base model in ``dtype`` on ``device``, plus its tokenizer.
 
     Parameters
@@ -65,6 +65,8 @@ def load_backbone(spec: ModelSpec, dtype: str = "float32", device: str = "cpu",
         ``cpu`` or ``cuda:N``.
     cache_dir : Path, optional
         Model cache folder (GGUF conversions).
+    with_lm_head : bool
+        Load the CausalLM with its head (analyses that need logits); extraction never does.
 
     Examples
     --------
@@ -73,14 +75,15 @@ def load_backbone(spec: ModelSpec, dtype: str = "float32", device: str = "cpu",
     'LlamaModel'
     """
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from transformers import AutoModel, AutoTokenizer
+    from transformers import AutoModel, AutoModelForCausalLM, AutoTokenizer
 
     start = time.perf_counter()
     folder = local_model_dir(spec, cache_dir)
     try:
         # AutoModel builds the base model class and drops the lm_head weights: the head is
         # never needed for NAG and costs ~20% of the FLOPs of a small model.
-        model = AutoModel.from_pretrained(str(folder), dtype=torch_dtype(dtype))
+        model_class = AutoModelForCausalLM if with_lm_head else AutoModel
+        model = model_class.from_pretrained(str(folder), dtype=torch_dtype(dtype))
         tok = AutoTokenizer.from_pretrained(str(folder))
     except (OSError, ValueError, KeyError) as exc:
         raise ConfigError(f"model {spec.name!r} cannot be loaded from {folder}: {exc}") from exc
