@@ -133,7 +133,7 @@ def main(argv=None) -> int:
         print(f"  MLflow rank run {r.run_id} -> {r.output_path} v{r.output_version}")
     print(f"  browse runs: .venv/bin/mlflow ui --backend-store-uri {os.environ['MLFLOW_TRACKING_URI']}")
     print(f"  compare:     .venv/bin/python jobs/compare.py --experiment nag-demo --last 2 "
-          f"--output {out / 'compare'}")
+          f"--tracking-uri {os.environ['MLFLOW_TRACKING_URI']} --output {out / 'compare'}")
     print(f"\ndone in {time.time() - started:.0f}s")
     return 0
 
