@@ -32,9 +32,12 @@ def test_resume_after_sigkill_completes_without_duplicates(tmp_path, shared_data
     log = out / "_delta_log"
     deadline = time.time() + 400
     try:
-        # Kill as soon as the first chunk is committed.
+        # Kill as soon as the first chunk is committed. A new table's first version may hold
+        # only its schema and properties (delta-rs path), so wait for a commit adding files.
         while time.time() < deadline and proc.poll() is None:
-            if log.is_dir() and any(p.suffix == ".json" for p in log.iterdir()):
+            if log.is_dir() and any(
+                '"add"' in p.read_text() for p in log.iterdir() if p.suffix == ".json"
+            ):
                 break
             time.sleep(0.2)
     finally:
