@@ -90,11 +90,12 @@ def main(argv=None) -> int:
 
     started = time.time()
     pool_path, targets_path = write_demo_sample(out / "data")
-    sample = pd.concat([pd.read_parquet(pool_path), pd.read_parquet(targets_path)])
-    pool_tokens = pd.read_parquet(pool_path).groupby("dataset")["token_num"].sum()
+    pool_frame = pd.read_parquet(pool_path)
+    sample = pd.concat([pool_frame, pd.read_parquet(targets_path)])
+    pool_tokens = pool_frame.groupby("dataset")["token_num"].sum()
     _rule("nag-spark demo")
     print(textwrap.fill(
-        f"A {len(pd.read_parquet(pool_path))}-document pool (news, forum posts, recipes, code, "
+        f"A {len(pool_frame)}-document pool (news, forum posts, recipes, code, "
         "science facts, everyday stories) and two small targets, HellaSwag-like stories and "
         "ARC-like science questions, all made up by nag_spark/demo_data.py. SmolLM2-135M "
         "(bundled GGUF) gives every document its NAG; each target's profile ranks the pool "

@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass, field
 
 from ..config import resolve_target
+from ..delta.lineage import required_property
 from ..errors import InputError, LineageMismatchError, TableError
 from ..kernels.deactivation import (deactivation_effect, random_neurons_like,
                                     top_target_neurons)
@@ -104,13 +105,6 @@ class DeactivationResult:
     timings: dict = field(default_factory=dict)
 
 
-def _prop(props: dict, key: str, table: str) -> str:
-    if key not in props:
-        raise TableError(f"features table {table} has no property {key!r}: it was not written "
-                         "by jobs/extract.py (or its lineage was lost)")
-    return props[key]
-
-
 def _check_options(opts: DeactivateOptions) -> None:
     if opts.n_texts <= 0:
         raise InputError(f"--n-texts must be positive, got {opts.n_texts}")
@@ -136,15 +130,15 @@ def _target_profile(spark, opts: DeactivateOptions, spec, props: dict):
     from ..delta import read_table
     from ..spark.rank_scoring import nag_matrix
 
-    types = _prop(props, "nag.neuron_types", opts.features).split(",")
+    types = required_property(props, "nag.neuron_types", opts.features).split(",")
     if NEURON_TYPE not in types:
         raise LineageMismatchError(
             f"features table {opts.features} holds neuron types {','.join(types)!r}: neuron "
             "deactivation needs fwd_up features (the fwd_up neurons are the up_proj rows it "
             "zeroes); extract with --neuron-types fwd_up")
-    num_layers = int(_prop(props, "nag.num_layers", opts.features))
-    top_k = int(_prop(props, "nag.top_k", opts.features))
-    n_neurons = int(_prop(props, f"nag.n_neurons.{NEURON_TYPE}", opts.features))
+    num_layers = int(required_property(props, "nag.num_layers", opts.features))
+    top_k = int(required_property(props, "nag.top_k", opts.features))
+    n_neurons = int(required_property(props, f"nag.n_neurons.{NEURON_TYPE}", opts.features))
     df = read_table(spark, opts.features)
     for col in ("docid", NEURON_TYPE, spec.column):
         if col not in df.columns:
@@ -200,7 +194,7 @@ def _load_model(spark, opts: DeactivateOptions, props: dict):
 
     from ..models import model_cache_dir, model_digest, resolve_dtype, resolve_model_spec
 
-    name = opts.model or _prop(props, "nag.model", opts.features)
+    name = opts.model or required_property(props, "nag.model", opts.features)
     spec = resolve_model_spec(name)
     cache = model_cache_dir(dict(spark.sparkContext.getConf().getAll()))
     want = props.get("nag.model_digest")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from typing import Mapping
 
-from ..errors import LineageMismatchError
+from ..errors import LineageMismatchError, TableError
 
 # commitInfo keys a writer generates itself; a caller's values for these go to
 # userMetadata only, never over the engine's own.
@@ -38,6 +38,14 @@ def check_lineage(existing: Mapping[str, str], wanted: Mapping[str, str], table:
                 f"{wanted[key]!r} for this write; it holds data of another lineage "
                 "(write to a new path or overwrite it); nothing was written"
             )
+
+
+def required_property(props: Mapping[str, str], key: str, table: str) -> str:
+    """``props[key]`` of a features table, or a TableError saying its lineage is missing."""
+    if key not in props:
+        raise TableError(f"features table {table} has no property {key!r}: it was not written "
+                         "by jobs/extract.py (or its lineage was lost)")
+    return props[key]
 
 
 def user_metadata(commit_info: Mapping[str, str] | None) -> str | None:

@@ -40,14 +40,14 @@ the base model is what is called.
 """
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
 
 from ..errors import ConfigError, InputError
+from .neuron_types import NEURON_TYPES, parse_neuron_types  # noqa: F401 (re-exported)
 
-NEURON_TYPES = ("fwd_up", "fwd_down", "att_q", "att_k", "att_v", "att_o")
 
 # For each type: candidate module paths inside a decoder layer, the first present wins.
 _HOOK_POINTS = {
@@ -61,31 +61,6 @@ _HOOK_POINTS = {
 # The projection each type ultimately reads; it must exist even when a norm is hooked.
 _REQUIRED = {"att_q": "self_attn.q_proj", "att_k": "self_attn.k_proj"}
 _KV_TYPES = ("att_k", "att_v")
-
-
-def parse_neuron_types(value: str | Iterable[str] | None) -> tuple[str, ...]:
-    """Validate a comma list (or iterable) of neuron types, keeping order, no repeats.
-
-    Examples
-    --------
-    >>> parse_neuron_types("fwd_up,att_k")
-    ('fwd_up', 'att_k')
-    """
-    if value is None:
-        return ("fwd_up",)
-    items = value.split(",") if isinstance(value, str) else list(value)
-    out: list[str] = []
-    for raw in items:
-        name = str(raw).strip()
-        if not name:
-            continue
-        if name not in NEURON_TYPES:
-            raise InputError(f"unknown neuron type {name!r}; known: {', '.join(NEURON_TYPES)}")
-        if name not in out:
-            out.append(name)
-    if not out:
-        raise InputError(f"no neuron type given; known: {', '.join(NEURON_TYPES)}")
-    return tuple(out)
 
 
 def _head_dim(config) -> int:

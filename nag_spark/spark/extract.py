@@ -31,7 +31,7 @@ from typing import Sequence
 from .. import __version__
 from ..config import nag_setting
 from ..errors import InputError
-from ..kernels.impact import parse_neuron_types
+from ..kernels.neuron_types import parse_neuron_types
 from ..logs import get_logger
 from ..models import DEFAULT_MODEL, MODEL_ALIASES, describe_model, model_cache_dir, resolve_dtype, resolve_model_spec
 from .inputs import read_documents

@@ -24,7 +24,9 @@ from typing import Sequence
 import numpy as np
 
 from ..config import TargetSpec, resolve_target
+from ..delta.lineage import required_property
 from ..errors import InputError, LineageMismatchError, TableError
+from ..kernels.neuron_types import NEURON_TYPES
 from ..kernels.profile import TargetProfile, layers_label, resolve_layers
 from ..kernels.selection import (
     DEFAULT_BINS, DEFAULT_MAX_BOUNDARY_ROWS, check_fraction, split_fraction, token_budget,
@@ -35,7 +37,6 @@ from .rank_selection import SparkSelection, select_exact
 
 log = get_logger(__name__)
 
-NEURON_TYPES = ("fwd_up", "fwd_down", "att_q", "att_k", "att_v", "att_o")
 # Lineage keys that must agree between the pool and the target features.
 LINEAGE_KEYS = ("nag.model", "nag.model_digest", "nag.architecture", "nag.num_layers",
                 "nag.top_k", "nag.max_length", "nag.dtype")
@@ -140,10 +141,7 @@ def _resolve_targets(opts: RankOptions) -> list[TargetSpec]:
 
 
 def _int_prop(props: dict, key: str, table: str) -> int:
-    if key not in props:
-        raise TableError(f"features table {table} has no property {key!r}: it was not written "
-                         "by jobs/extract.py (or its lineage was lost)")
-    return int(props[key])
+    return int(required_property(props, key, table))
 
 
 def check_lineage_match(pool_props: dict, target_props: dict, neuron_type: str,
