@@ -2,21 +2,35 @@
 
 ``similarity = (1/|layers|) Σ_{l in layers} Σ_k w_l[idx[l, k]]`` and
 ``nag_distance = 1 - similarity`` (DESIGN.md §1). The profile is flattened once to a vector
-of ``L*N`` weights and every index is shifted by ``l*N``, so a batch of D documents is
-scored with one gather of ``D × |layers|·K`` floats and one row sum: no Python loop per
-document or per layer. Batches are cut into cache-sized chunks because the gathered
-float64 block is 4x the size of the int16 indices it comes from.
+of ``L*N`` weights and every index is shifted by ``l*N``, so scoring a document is one
+gather and a sum over its ``|layers|·K`` indices: no Python loop per document or layer.
+
+The gather and the sum run in one compiled pass over each row (numba) after a SIMD
+min/max range check: numpy needed three more passes (offset add, ``take``, row sum) and
+a float64 temporary 4x the size of the int16 indices, and was 2x slower; checking the
+range inside the compiled loop also halved its speed (``bench/rank_scale.py
+--kernel-only``). Each row is summed left to right in column order, alone, so a
+document's score is bit-identical whatever batch or partition it arrives in.
 """
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 from ..errors import InputError
 from .profile import TargetProfile
 
-# 512 docs x 560 float64 = 2.3 MB: the gathered block stays in cache before it is summed
-# (measured: 512 beat 128..1024 rows on this machine, see bench/rank_scale.py).
-_CHUNK_ROWS = 512
+
+# cache=True: the compiled kernel is stored beside this file (or in numba's user cache
+# when that is read-only), so each Spark Python worker loads it instead of compiling.
+@numba.njit(cache=True, nogil=True, boundscheck=False)
+def _gather_sums(nags, offsets, flat_weights, out):
+    """``out[i] = Σ_j flat_weights[offsets[j] + nags[i, j]]``; indices already checked."""
+    for i in range(nags.shape[0]):
+        total = 0.0
+        for j in range(nags.shape[1]):
+            total += flat_weights[offsets[j] + nags[i, j]]
+        out[i] = total
 
 
 class ProfileScorer:
@@ -41,11 +55,11 @@ class ProfileScorer:
         k, n = profile.top_k, profile.n_neurons
         layers = np.asarray(profile.layers, dtype=np.int64)
         self.width = profile.num_layers * k
-        # Columns of the layer-major NAG that belong to the chosen layers.
+        # Columns of the layer-major NAG that belong to the chosen layers, and where each
+        # column's layer starts in the flat weight vector.
         self.columns = (layers[:, None] * k + np.arange(k)[None, :]).ravel()
         self._all_columns = len(layers) == profile.num_layers
-        index_dtype = np.int32 if profile.num_layers * n < 2**31 else np.int64
-        self.offsets = np.repeat(layers * n, k).astype(index_dtype)
+        self.offsets = np.repeat(layers * n, k)
         self.flat_weights = np.ascontiguousarray(profile.weights, dtype=np.float64).ravel()
         self.n_layers = len(layers)
         self.n_neurons = n
@@ -57,29 +71,20 @@ class ProfileScorer:
             raise InputError(
                 f"NAG rows must have L*K = {self.width} indices; got shape {nags.shape}"
             )
+        if nags.dtype.kind not in "iu":
+            raise InputError(f"NAG indices must be integers; got dtype {nags.dtype}")
         out = np.empty(nags.shape[0], dtype=np.float64)
         if nags.shape[0] == 0:
             return out
-        lo, hi = nags.min(), nags.max()
+        lo, hi = int(nags.min()), int(nags.max())
         if lo < 0 or hi >= self.n_neurons:
             raise InputError(
                 f"NAG indices must lie in [0, {self.n_neurons}) (the target's neuron count); "
-                f"found [{int(lo)}, {int(hi)}]: pool and target features disagree"
+                f"found [{lo}, {hi}]: pool and target features disagree"
             )
-        idx_buf = gathered = None
-        for start in range(0, nags.shape[0], _CHUNK_ROWS):
-            block = nags[start:start + _CHUNK_ROWS]
-            if not self._all_columns:
-                block = block[:, self.columns]
-            if idx_buf is None or idx_buf.shape != block.shape:
-                idx_buf = np.empty(block.shape, dtype=self.offsets.dtype)
-                gathered = np.empty(block.shape, dtype=np.float64)
-            np.add(block, self.offsets, out=idx_buf, casting="unsafe")
-            # mode="clip" skips numpy's per-element bounds check; the range was checked above.
-            self.flat_weights.take(idx_buf, mode="clip", out=gathered)
-            # Row sums of a C-contiguous block: the same summation order for a document
-            # whatever batch it arrives in, so scores do not depend on the partitioning.
-            np.sum(gathered, axis=1, out=out[start:start + len(block)])
+        if not self._all_columns:
+            nags = nags[:, self.columns]
+        _gather_sums(np.ascontiguousarray(nags), self.offsets, self.flat_weights, out)
         out /= self.n_layers
         return out
 

@@ -68,6 +68,22 @@ def test_scores_do_not_depend_on_batching():
     assert np.array_equal(whole, parts)
 
 
+@pytest.mark.parametrize("dtype", [np.int16, np.int32, np.int64, np.uint16])
+def test_scores_same_for_every_index_dtype_and_memory_layout(dtype):
+    rng = np.random.default_rng(11)
+    L, K, N = 3, 4, 30
+    prof = TargetProfile.from_nags(random_nags(rng, 20, L, K, N), L, K, N, "0,2")
+    pool = random_nags(rng, 300, L, K, N)
+    expected = reference_distance(pool, prof.weights, (0, 2), K)
+    typed = pool.astype(dtype)
+    np.testing.assert_allclose(ProfileScorer(prof).distance(typed), expected, rtol=0, atol=1e-12)
+    # A Fortran-ordered or strided view (e.g. a column slice of a wider array) scores the same.
+    assert np.array_equal(ProfileScorer(prof).distance(np.asfortranarray(typed)),
+                          ProfileScorer(prof).distance(typed))
+    wide = np.concatenate([typed, typed], axis=1)[:, :L * K]
+    assert np.array_equal(ProfileScorer(prof).distance(wide), ProfileScorer(prof).distance(typed))
+
+
 def test_profile_roundtrip_and_digest(tmp_path):
     rng = np.random.default_rng(1)
     prof = TargetProfile.from_nags(random_nags(rng, 10, 3, 2, 9), 3, 2, 9, "0,2", 1.5)
@@ -93,6 +109,10 @@ def test_bad_profile_inputs():
     prof = TargetProfile.from_nags(np.array([[0, 1, 2, 3]]), 2, 2, 5)
     with pytest.raises(InputError, match="disagree"):
         ProfileScorer(prof).distance(np.array([[0, 1, 2, 7]]))
+    with pytest.raises(InputError, match=r"found \[-1, 3\]"):
+        ProfileScorer(prof).distance(np.array([[0, 1, 2, 3], [0, -1, 2, 3]], dtype=np.int16))
+    with pytest.raises(InputError, match="integers"):
+        ProfileScorer(prof).distance(np.array([[0.0, 1, 2, 3]]))
     with pytest.raises(InputError, match="L\\*K"):
         ProfileScorer(prof).distance(np.array([[0, 1, 2]]))
 
