@@ -178,11 +178,11 @@ def embed(matrix, *, method: str = "auto", seed: int = 0, pca_components: int = 
 def _read(spark, source):
     """(DataFrame, path or None, version or None, properties) for a path or a DataFrame."""
     if isinstance(source, (str, os.PathLike)):
-        from .delta import read_table, table_properties, table_version
+        from .delta import read_snapshot
 
         path = str(source)
-        version = table_version(path, spark)
-        return read_table(spark, path, version), path, version, table_properties(path, spark)
+        df, version, props = read_snapshot(spark, path)
+        return df, path, version, props
     return source, None, None, {}
 
 

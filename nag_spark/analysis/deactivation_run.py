@@ -123,12 +123,10 @@ def _check_options(opts: DeactivateOptions) -> None:
         raise InputError(f"documents (--docs): {exc}") from None
 
 
-def _target_profile(spark, opts: DeactivateOptions, spec, props: dict):
+def _target_profile(opts: DeactivateOptions, spec, df, props: dict):
     """The target rows' docids and profile, after checking the table holds fwd_up NAGs."""
-    from pyspark.sql import functions as F
-
-    from ..delta import read_table
     from ..spark.rank_scoring import nag_matrix
+    from ..spark.targets import collect_target_rows
 
     types = required_property(props, "nag.neuron_types", opts.features).split(",")
     if NEURON_TYPE not in types:
@@ -139,28 +137,24 @@ def _target_profile(spark, opts: DeactivateOptions, spec, props: dict):
     num_layers = int(required_property(props, "nag.num_layers", opts.features))
     top_k = int(required_property(props, "nag.top_k", opts.features))
     n_neurons = int(required_property(props, f"nag.n_neurons.{NEURON_TYPE}", opts.features))
-    df = read_table(spark, opts.features)
     for col in ("docid", NEURON_TYPE, spec.column):
         if col not in df.columns:
             raise InputError(f"features table {opts.features} has no column {col!r} "
                              f"(columns: {', '.join(df.columns)})")
-    rows = df.filter(F.col(spec.column).isin(list(spec.values))).select("docid", NEURON_TYPE)
-    table = rows.toArrow()
-    if table.num_rows == 0:
-        present = [r[0] for r in df.select(spec.column).distinct().limit(20).collect()]
-        raise InputError(
-            f"target {spec.name!r} is empty: no row of {opts.features} has {spec.describe()}; "
-            f"values present in {spec.column!r}: {', '.join(map(str, sorted(present, key=str)))}")
+    (table,) = collect_target_rows(df, [spec], ["docid", NEURON_TYPE], opts.features)
     nags = nag_matrix(table.column(NEURON_TYPE), num_layers * top_k, NEURON_TYPE)
     profile = TargetProfile.from_nags(nags, num_layers, top_k, n_neurons)
-    return rows.select("docid"), profile
+    return table.column("docid").to_pylist(), profile
 
 
-def _target_texts(spark, opts: DeactivateOptions, target_ids, spec) -> tuple[list, list]:
+def _target_texts(spark, opts: DeactivateOptions, target_ids: list, spec) -> tuple[list, list]:
     from ..spark.inputs import read_documents
 
     docs = read_documents(spark, opts.docs, opts.fmt)
-    picked = (docs.df.join(target_ids.distinct(), "docid", "inner").select("docid", "doc")
+    # The docids were collected with the profile: no second scan of the features table.
+    wanted = sorted({str(d) for d in target_ids if d is not None})
+    ids = spark.createDataFrame([(d,) for d in wanted], "docid string")
+    picked = (docs.df.join(ids, "docid", "inner").select("docid", "doc")
               .orderBy("docid").limit(int(opts.n_texts)).collect())
     if not picked:
         raise InputError(f"none of the target {spec.name!r} docids of {opts.features} is in "
@@ -243,7 +237,7 @@ def run_deactivation(spark, opts: DeactivateOptions) -> DeactivationResult:
     >>> res.effect["nag_off_rel_change"] > res.effect["random_off_rel_change"]  # doctest: +SKIP
     True
     """
-    from ..delta import table_exists, table_properties, table_version
+    from ..delta import read_snapshot, table_exists
 
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -251,9 +245,9 @@ def run_deactivation(spark, opts: DeactivateOptions) -> DeactivationResult:
     spec = resolve_target(opts.target, opts.targets_file)
     if not table_exists(opts.features, spark):
         raise TableError(f"features table not found: no Delta table at {opts.features}")
-    props = table_properties(opts.features, spark)
-    version = table_version(opts.features, spark)
-    target_ids, profile = _target_profile(spark, opts, spec, props)
+    features = read_snapshot(spark, opts.features)
+    props, version = features.properties, features.version
+    target_ids, profile = _target_profile(opts, spec, features.df, props)
     neurons = top_target_neurons(profile, per_layer=opts.per_layer, share=opts.share)
     control = random_neurons_like(neurons, profile.n_neurons, seed=opts.seed)
     docids, texts = _target_texts(spark, opts, target_ids, spec)

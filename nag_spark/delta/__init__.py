@@ -22,6 +22,7 @@ Examples
 from __future__ import annotations
 
 import os
+from typing import NamedTuple
 
 from ..errors import InputError, TableError
 from . import deltars_writer, spark_writer
@@ -30,7 +31,7 @@ from .location import Location, check_delta_or_free, is_table_name
 from .writer_choice import choose_writer, writer_for
 
 __all__ = [
-    "read_table", "write_table", "insert_if_absent", "table_exists", "table_properties",
+    "read_table", "read_snapshot", "Snapshot", "write_table", "insert_if_absent", "table_exists", "table_properties",
     "table_version", "writer_for", "choose_writer",
 ]
 
@@ -69,6 +70,35 @@ def read_table(spark, path, version: int | None = None):
     if writer == "spark":
         return spark_writer.read(spark, target, is_name, version)
     return deltars_writer.read(spark, target, version)
+
+
+class Snapshot(NamedTuple):
+    """One version of a table: its data, the version number and the table's properties."""
+
+    df: object
+    version: int
+    properties: dict[str, str]
+
+
+def read_snapshot(spark, path) -> Snapshot:
+    """The table at its current version, with that version number and its properties.
+
+    The version is fixed before the data is read, so the version a job logs as its input
+    is the one it read, even while another job commits to the table.
+
+    Raises
+    ------
+    TableError
+        No Delta table there.
+    """
+    writer, target, is_name = _target(spark, path)
+    if writer == "spark":
+        version = spark_writer.table_version(spark, target, is_name)
+        return Snapshot(spark_writer.read(spark, target, is_name, version), version,
+                        spark_writer.table_properties(spark, target, is_name))
+    table = deltars_writer.require_table(target)
+    return Snapshot(deltars_writer.read(spark, target, table=table), int(table.version()),
+                    dict(table.metadata().configuration))
 
 
 def write_table(df, path, *, mode: str = "append", properties: dict[str, str] | None = None,

@@ -66,9 +66,9 @@ def spark_schema(table):
     return from_arrow_schema(arrow_schema(table))
 
 
-def read(spark, location: Location, version: int | None = None):
-    """The table (or one of its versions) as a DataFrame."""
-    table = require_table(location, version)
+def read(spark, location: Location, version: int | None = None, table=None):
+    """The table (or one of its versions, or the already opened ``table``) as a DataFrame."""
+    table = table if table is not None else require_table(location, version)
     features = set(table.protocol().reader_features or [])
     if features & _UNSUPPORTED_READER_FEATURES:
         raise TableError(
@@ -127,8 +127,8 @@ def _pause_for_tests(stage: str) -> None:
     time.sleep(600)
 
 
-def _add_actions(location: Location, files: list[st.StagedFile]):
-    """One ``AddAction`` per file with statistics from its footer (read in parallel)."""
+def add_actions(location: Location, files: list[st.StagedFile]):
+    """``(AddAction, rows)`` per file, statistics from its footer (footers read in parallel)."""
     import pyarrow.parquet as pq
     from deltalake.transaction import AddAction
 
@@ -185,8 +185,6 @@ def write(df, location: Location, *, mode: str, properties=None, commit_info=Non
 
     ``skip_if_empty`` commits nothing when there are no rows (insert-if-absent).
     """
-    from deltalake import DeltaTable
-
     properties = as_str_dict(properties)
     exists = check_delta_or_free(location)
     table = open_table(location) if exists else None
@@ -226,7 +224,7 @@ def write(df, location: Location, *, mode: str, properties=None, commit_info=Non
             else:
                 spark.conf.unset(key)
         files = staging.staged_files(partition_by)
-        actions = _add_actions(location, files)
+        actions = add_actions(location, files)
         kept = [(f, a) for f, (a, n) in zip(files, actions) if n > 0]
         rows = sum(n for _, n in actions)
         _pause_for_tests("staged")
@@ -237,7 +235,7 @@ def write(df, location: Location, *, mode: str, properties=None, commit_info=Non
         _pause_for_tests("precommit")
         adds = [a for _, a in kept]
         props = _commit_properties(commit_info, staging.write_id)
-        _commit(location, table, mode, schema, adds, partition_by, properties, props)
+        commit_adds(location, table, mode, schema, adds, partition_by, properties, props)
         moved = False  # committed: the moved files belong to the table now
         version = _version_of(location, staging.write_id)
         log.info("committed %d rows in %d files to %s as version %d (%s, delta-rs)",
@@ -268,7 +266,11 @@ def _discard_moved(location: Location, staging, kept) -> None:
             pass
 
 
-def _commit(location, table, mode, schema, adds, partition_by, properties, commit_props):
+def commit_adds(location, table, mode, schema, adds, partition_by, properties, commit_props):
+    """Commit ``adds`` (files already inside the table folder) to ``location``.
+
+    ``table`` is the open table or None to create it; ``schema`` an Arrow schema.
+    """
     from deltalake import DeltaTable, Schema
     from deltalake.transaction import create_table_with_add_actions
 

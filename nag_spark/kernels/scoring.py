@@ -91,8 +91,3 @@ class ProfileScorer:
     def distance(self, nags: np.ndarray) -> np.ndarray:
         """``nag_distance = 1 - similarity`` of each row."""
         return 1.0 - self.similarity(nags)
-
-
-def nag_distance(nags: np.ndarray, profile: TargetProfile) -> np.ndarray:
-    """Convenience wrapper: ``ProfileScorer(profile).distance(nags)``."""
-    return ProfileScorer(profile).distance(nags)

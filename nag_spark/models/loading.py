@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ConfigError
@@ -39,7 +39,6 @@ class Backbone:
     device: str
     dtype: str
     load_seconds: float = 0.0
-    extras: dict = field(default_factory=dict)
 
 
 def _prepare_tokenizer(tok) -> int:

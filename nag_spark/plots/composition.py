@@ -9,7 +9,8 @@ import numpy as np
 from ._style import OTHER, cap_categories, colours, fold_other, new_figure, save, short
 
 
-def _shares(tokens: Mapping[str, float]) -> dict[str, float]:
+def token_shares(tokens: Mapping[str, float]) -> dict[str, float]:
+    """Each dataset's share of the tokens (all 0.0 when there are none)."""
     total = float(sum(float(v) for v in tokens.values()))
     return {str(k): (float(v) / total if total else 0.0) for k, v in tokens.items()}
 
@@ -48,9 +49,9 @@ def plot_composition(
     """
     series: dict[str, dict[str, float]] = {}
     if pool_tokens:
-        series["pool"] = _shares(pool_tokens)
+        series["pool"] = token_shares(pool_tokens)
     for label, tokens in selected_tokens.items():
-        series[f"selected: {label}" if pool_tokens else str(label)] = _shares(tokens)
+        series[f"selected: {label}" if pool_tokens else str(label)] = token_shares(tokens)
     if not series:
         raise ValueError("plot_composition needs a pool or at least one selection")
     ref = next(iter(series.values()))

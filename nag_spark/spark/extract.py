@@ -266,7 +266,7 @@ def run_extraction(spark, opts: ExtractOptions) -> ExtractResult:
     """
     from pyspark.sql import functions as F
 
-    from ..delta import insert_if_absent, read_table, table_exists, table_properties, table_version
+    from ..delta import insert_if_absent, read_snapshot, table_exists
     from ..delta.lineage import check_lineage
     from .extract_worker import extract_batches
 
@@ -288,17 +288,18 @@ def run_extraction(spark, opts: ExtractOptions) -> ExtractResult:
             raise InputError(f"--top-k {opts.top_k} exceeds the {info['n_neurons'][t]} {t} neurons")
     dtype = resolve_dtype(opts.dtype, _run_device_kind(spark, device))
     props = features_properties(_model_label(spec), info, types, opts.top_k, opts.max_length, dtype)
-    exists = table_exists(output, spark)
-    if exists:
-        check_lineage(table_properties(output, spark), _lineage_keys(props), output)
+    # One snapshot of an existing output: its lineage is checked, its docids are skipped,
+    # and its version is the result's if nothing new is inserted.
+    existing = read_snapshot(spark, output) if table_exists(output, spark) else None
+    if existing is not None:
+        check_lineage(existing.properties, _lineage_keys(props), output)
 
     docs = read_documents(spark, opts.input, opts.format, limit=opts.limit, carry=opts.carry)
     todo = docs.df
-    if exists:
-        present = read_table(spark, output).select("docid")
-        todo = todo.join(present, on="docid", how="left_anti")
+    if existing is not None:
+        todo = todo.join(existing.df.select("docid"), on="docid", how="left_anti")
     todo = todo.persist()
-    n_todo = todo.count() if exists else docs.rows
+    n_todo = todo.count() if existing is not None else docs.rows
     already = docs.rows - n_todo
     if already:
         log.info("resume: %d of %d documents already in %s; %d to do", already, docs.rows, output, n_todo)
@@ -334,7 +335,7 @@ def run_extraction(spark, opts: ExtractOptions) -> ExtractResult:
                 mlflow.set_tag("nag.input_path", docs.path)
         acc = spark.sparkContext.accumulator(0)
         processed = tokens = no_tokens = 0
-        version = table_version(output, spark) if exists else None
+        version = existing.version if existing is not None else None
         start = time.perf_counter()
         with _Progress(n_todo, acc, opts.progress_seconds) as progress:
             for chunk in range(n_chunks):

@@ -2,8 +2,8 @@
 
 Spark reuses Python workers (``spark.python.worker.reuse``, on by default), so a module
 level cache keeps one loaded model per worker process across batches, partitions and
-jobs. It is keyed by model, dtype and device; :func:`model_load_count` lets tests assert
-that a worker loaded its model exactly once.
+jobs. It is keyed by model, dtype and device; with ``load_log`` set, each load appends a
+line there, so tests can assert that a worker loaded its model exactly once.
 """
 from __future__ import annotations
 
@@ -22,12 +22,6 @@ log = get_logger(__name__)
 _LOCK = threading.Lock()
 _BACKBONES: dict[tuple, object] = {}
 _EXTRACTORS: dict[tuple, object] = {}
-_LOADS = 0
-
-
-def model_load_count() -> int:
-    """How many times this process has loaded a model (for tests)."""
-    return _LOADS
 
 
 def task_device(setting: str = "auto") -> str:
@@ -64,7 +58,6 @@ def _set_threads(threads: int, device: str) -> None:
 
 def get_extractor(cfg: dict, device: str):
     """The cached ``(Backbone, NeuronImpact)`` for ``cfg`` on ``device``, loading once."""
-    global _LOADS
     from ..kernels.impact import NeuronImpact
     from ..models import ModelSpec, load_backbone
 
@@ -77,7 +70,6 @@ def get_extractor(cfg: dict, device: str):
             backbone = load_backbone(spec, cfg["dtype"], device,
                                      cache_dir=Path(cache_dir) if cache_dir else None)
             _BACKBONES[key] = backbone
-            _LOADS += 1
             if cfg.get("load_log"):
                 # One line per load, appended atomically (O_APPEND): tests count them per pid.
                 with open(cfg["load_log"], "a", encoding="utf-8") as fh:

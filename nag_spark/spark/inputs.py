@@ -85,13 +85,12 @@ def _spark_error_text(exc: Exception) -> str:
 
 
 def _read_raw(spark, path: str, kind: str):
-    from ..delta import read_table, table_version
+    from ..delta import read_snapshot
 
     version = None
     try:
         if kind == "delta":
-            df = read_table(spark, path)
-            version = table_version(path, spark)
+            df, version, _ = read_snapshot(spark, path)
         elif kind == "json":
             # FAILFAST: a malformed line is an error naming the file, not a silent null row.
             df = spark.read.option("mode", "FAILFAST").json(path)

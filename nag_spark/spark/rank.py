@@ -25,6 +25,7 @@ import numpy as np
 
 from ..config import TargetSpec, resolve_target
 from ..delta.lineage import required_property
+from ..delta.location import Location
 from ..errors import InputError, LineageMismatchError, TableError
 from ..kernels.neuron_types import NEURON_TYPES
 from ..kernels.profile import TargetProfile, layers_label, resolve_layers
@@ -34,6 +35,7 @@ from ..kernels.selection import (
 from ..logs import get_logger
 from .rank_scoring import nag_matrix, score_frame
 from .rank_selection import SparkSelection, select_exact
+from .targets import collect_target_rows, target_condition
 
 log = get_logger(__name__)
 
@@ -127,7 +129,9 @@ class RankResult:
 
 
 def _known(path: str) -> str:
-    return os.path.realpath(os.fspath(path)) if "://" not in str(path) else str(path)
+    """One spelling per table: ``/x``, ``file:///x`` and a link to ``/x`` compare equal."""
+    location = Location.parse(path)
+    return os.path.realpath(location.uri) if location.local else location.uri
 
 
 def _resolve_targets(opts: RankOptions) -> list[TargetSpec]:
@@ -166,10 +170,12 @@ def check_lineage_match(pool_props: dict, target_props: dict, neuron_type: str,
 @dataclass
 class _Inputs:
     specs: list[TargetSpec]
+    target_path: str
+    fraction: float
+    per_fraction: float
     pool_df: object
     target_df: object
     pool_props: dict
-    target_props: dict
     pool_version: int
     target_version: int
     num_layers: int
@@ -177,11 +183,10 @@ class _Inputs:
     n_neurons: int
     layers: tuple[int, ...]
     same_table: bool
-    has_dataset: bool
 
 
 def _validate(spark, opts: RankOptions) -> _Inputs:
-    from ..delta import read_table, table_exists, table_properties, table_version
+    from ..delta import read_snapshot, table_exists
 
     fraction = check_fraction(opts.fraction)
     if opts.neuron_type not in NEURON_TYPES:
@@ -191,7 +196,7 @@ def _validate(spark, opts: RankOptions) -> _Inputs:
     if opts.mode not in ("overwrite", "error"):
         raise InputError(f"--mode must be overwrite or error, got {opts.mode!r}")
     specs = _resolve_targets(opts)
-    split_fraction(fraction, len(specs))
+    per_fraction = split_fraction(fraction, len(specs))
     target_path = opts.target_features or opts.pool
     for role, path in (("pool", opts.pool), ("target features", target_path)):
         if not table_exists(path, spark):
@@ -200,17 +205,19 @@ def _validate(spark, opts: RankOptions) -> _Inputs:
         raise InputError(f"--output {opts.output} would overwrite an input table")
     if opts.mode == "error" and table_exists(opts.output, spark):
         raise TableError(f"output table {opts.output} exists (use --mode overwrite)")
-    pool_props = table_properties(opts.pool, spark)
-    target_props = table_properties(target_path, spark)
+    # Versions are fixed here and every later read uses these DataFrames: what the run
+    # logs as its inputs is what it read.
+    pool = read_snapshot(spark, opts.pool)
+    same = _known(target_path) == _known(opts.pool)
+    target = pool if same else read_snapshot(spark, target_path)
+    pool_props, target_props = pool.properties, target.properties
     check_lineage_match(pool_props, target_props, opts.neuron_type, opts.pool, target_path)
     num_layers = _int_prop(target_props, "nag.num_layers", target_path)
     top_k = _int_prop(target_props, "nag.top_k", target_path)
     n_neurons = _int_prop(target_props, f"nag.n_neurons.{opts.neuron_type}", target_path)
     layers = resolve_layers(opts.layers, num_layers)
 
-    pool_df = read_table(spark, opts.pool)
-    same = _known(target_path) == _known(opts.pool)
-    target_df = pool_df if same else read_table(spark, target_path)
+    pool_df, target_df = pool.df, target.df
     needed = ["docid", "token_num", opts.neuron_type] + list(opts.payload_cols)
     if opts.quality_col:
         needed.append(opts.quality_col)
@@ -229,24 +236,15 @@ def _validate(spark, opts: RankOptions) -> _Inputs:
     clash = [c for c in opts.payload_cols if c in reserved]
     if clash:
         raise InputError(f"payload column {clash[0]!r} is already a selection column")
-    return _Inputs(specs, pool_df, target_df, pool_props, target_props,
-                   table_version(opts.pool, spark), table_version(target_path, spark),
-                   num_layers, top_k, n_neurons, layers, same, "dataset" in pool_df.columns)
+    return _Inputs(specs, target_path, fraction, per_fraction, pool_df, target_df, pool_props,
+                   pool.version, target.version, num_layers, top_k, n_neurons, layers, same)
 
 
-def _target_profiles(inputs: _Inputs, opts: RankOptions, target_path: str):
-    from pyspark.sql import functions as F
-
+def _target_profiles(inputs: _Inputs, opts: RankOptions):
     profiles, counts = [], []
-    for spec in inputs.specs:
-        rows = inputs.target_df.filter(F.col(spec.column).isin(list(spec.values)))
-        table = rows.select(opts.neuron_type).toArrow()
-        if table.num_rows == 0:
-            present = [r[0] for r in inputs.target_df.select(spec.column).distinct().limit(20).collect()]
-            raise InputError(
-                f"target {spec.name!r} is empty: no row of {target_path} has {spec.describe()}; "
-                f"values present in {spec.column!r}: {', '.join(map(str, sorted(present, key=str)))}"
-            )
+    tables = collect_target_rows(inputs.target_df, inputs.specs, [opts.neuron_type],
+                                 inputs.target_path)
+    for table in tables:
         nags = nag_matrix(table.column(0), inputs.num_layers * inputs.top_k, opts.neuron_type)
         profiles.append(TargetProfile.from_nags(nags, inputs.num_layers, inputs.top_k,
                                                 inputs.n_neurons, inputs.layers, opts.power))
@@ -322,25 +320,19 @@ def run_ranking(spark, opts: RankOptions) -> RankResult:
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     inputs = _validate(spark, opts)
-    target_path = opts.target_features or opts.pool
-    fraction = check_fraction(opts.fraction)
-    per_fraction = split_fraction(fraction, len(inputs.specs))
-    profiles, n_target_rows = _target_profiles(inputs, opts, target_path)
+    target_path, fraction = inputs.target_path, inputs.fraction
+    profiles, n_target_rows = _target_profiles(inputs, opts)
     timings["profile"] = time.perf_counter() - t0
 
     pool = inputs.pool_df
     excluded = 0
     if inputs.same_table:
         # Target rows must not select themselves: drop every target's rows from the pool.
-        cond = None
-        for spec in inputs.specs:
-            c = F.col(spec.column).isin(list(spec.values))
-            cond = c if cond is None else (cond | c)
-        pool = pool.filter(~F.coalesce(cond, F.lit(False)))
+        pool = pool.filter(~target_condition(inputs.specs))
         excluded = int(sum(n_target_rows))
         log.info("target rows come from the pool table: %d target rows excluded from the pool",
                  excluded)
-    if not inputs.has_dataset:
+    if "dataset" not in pool.columns:
         pool = pool.withColumn("dataset", F.lit(None).cast("string"))
     keys = _key_names(len(profiles))
     keep = ["docid", "dataset", "token_num"]
@@ -358,7 +350,7 @@ def run_ranking(spark, opts: RankOptions) -> RankResult:
                    run_name=opts.run_name or f"rank-{'+'.join(names)}", tags=run_tags) as run:
         run_id = run.info.run_id
         params = {"target": ",".join(names), "target_filters": "; ".join(s.describe() for s in inputs.specs),
-                  "fraction": fraction, "fraction_per_target": per_fraction, "layers": layer_text,
+                  "fraction": fraction, "fraction_per_target": inputs.per_fraction, "layers": layer_text,
                   "power": opts.power, "neuron_type": opts.neuron_type,
                   "quality_col": opts.quality_col or "", "invert_quality": opts.invert_quality,
                   "dedupe": opts.dedupe, "pool_path": str(opts.pool),
@@ -377,8 +369,8 @@ def run_ranking(spark, opts: RankOptions) -> RankResult:
             _check_pool(stats, scored, opts)
             timings["score_and_stats"] = time.perf_counter() - t
             total = int(stats["tokens"])
-            result = _select_all(scored, inputs, opts, keys, stats, per_fraction, total,
-                                 profiles, n_target_rows, timings)
+            result = _select_all(scored, inputs, opts, keys, stats, total, profiles,
+                                 n_target_rows, timings)
             outcomes, final, selections = result
             t = time.perf_counter()
             props = {"nag.kind": "selection", "nag.target": ",".join(names),
@@ -392,7 +384,6 @@ def run_ranking(spark, opts: RankOptions) -> RankResult:
                               "nag.invert_quality": str(opts.invert_quality).lower()})
             for k, v in lineage.items():
                 props.setdefault(k, v)
-            props["nag.kind"] = "selection"
             version = write_table(final, opts.output, mode="overwrite", properties=props,
                                   commit_info={"job": "rank", "mlflow_run_id": run_id,
                                                "target": ",".join(names)})
@@ -413,12 +404,13 @@ def run_ranking(spark, opts: RankOptions) -> RankResult:
     return res
 
 
-def _select_all(scored, inputs, opts, keys, stats, per_fraction, total, profiles,
-                n_target_rows, timings):
+def _select_all(scored, inputs, opts, keys, stats, total, profiles, n_target_rows, timings):
     from pyspark.sql import functions as F
 
     outcomes, frames, selections = [], [], []
     payload = list(opts.payload_cols)
+    budget = token_budget(total, inputs.per_fraction)
+    chosen_before = None  # docids every earlier target selected (for --dedupe)
     t = time.perf_counter()
     for i, (spec, key) in enumerate(zip(inputs.specs, keys)):
         lo, hi = float(stats[f"{key}_lo"]), float(stats[f"{key}_hi"])
@@ -434,7 +426,6 @@ def _select_all(scored, inputs, opts, keys, stats, per_fraction, total, profiles
             b = frame.agg(F.min(order_col), F.max(order_col)).collect()[0]
             lo, hi = float(b[0]), float(b[1])
         frame = frame.drop(*keys)
-        budget = token_budget(total, per_fraction)
         sel: SparkSelection = select_exact(frame, order_col, budget, lo, hi, n_bins=opts.n_bins,
                                            max_boundary_rows=opts.max_boundary_rows,
                                            rows_per_group=opts.rows_per_group)
@@ -443,12 +434,15 @@ def _select_all(scored, inputs, opts, keys, stats, per_fraction, total, profiles
             cols += ["quality", "combined_score"]
         cols += ["rank", "cum_tokens"]
         out = sel.df.select(*cols, F.lit(spec.name).alias("target"), *payload)
-        if opts.dedupe and frames:
-            earlier = frames[0].select("docid")
-            for f in frames[1:]:
-                earlier = earlier.unionByName(f.select("docid"))
-            out = out.join(earlier.distinct(), "docid", "left_anti").select(
-                *cols, "target", *payload)
+        if opts.dedupe:
+            # Against the earlier targets' own selections, not their deduplicated outputs:
+            # the docids are the same, and the plan stays linear in the number of targets
+            # (each deduplicated output would embed every earlier one again).
+            ids = sel.df.select("docid")
+            if chosen_before is not None:
+                out = out.join(chosen_before, "docid", "left_anti").select(*cols, "target", *payload)
+                ids = chosen_before.unionByName(ids)
+            chosen_before = ids
         frames.append(out)
         cut = sel.boundary.cutoff
         outcomes.append(TargetOutcome(

@@ -21,7 +21,6 @@ from ..kernels.selection import (
     plan_rank_groups,
 )
 
-_BIN = "_nag_bin"
 _GROUP = "_nag_group"
 
 

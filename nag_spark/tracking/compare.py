@@ -364,11 +364,6 @@ def side_by_side(values: Mapping[str, Mapping[str, object]]):
     return table.sort_values(["differs"], ascending=False, kind="stable")
 
 
-def _shares(tokens: Mapping[str, float]) -> dict[str, float]:
-    total = float(sum(tokens.values())) or 1.0
-    return {k: float(v) / total for k, v in tokens.items()}
-
-
 def _pool_tokens(runs: Sequence[RankRun]) -> dict[str, float] | None:
     for r in runs:
         pool = (r.composition or {}).get("pool")
@@ -536,6 +531,7 @@ def compare_runs(
     import pandas as pd
 
     from ..plots import plot_composition, plot_distance_overlay, plot_jaccard, plot_montage
+    from ..plots.composition import token_shares
 
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -566,8 +562,8 @@ def compare_runs(
         jd_df = pd.DataFrame(jd, index=pd.Index(labels, name="Jaccard (docids)"), columns=labels)
         jt_df = pd.DataFrame(jt, index=pd.Index(labels, name="Jaccard (tokens)"), columns=labels)
         pool = _pool_tokens(runs)
-        series = ({"pool": _shares(pool)} if pool else {})
-        series.update({lab: _shares(c) for lab, c in comps.items()})
+        series = ({"pool": token_shares(pool)} if pool else {})
+        series.update({lab: token_shares(c) for lab, c in comps.items()})
         comp_df = pd.DataFrame(series).fillna(0.0)
         comp_df.index.name = "dataset"
         comp_df = comp_df.sort_values(comp_df.columns[0], ascending=False)

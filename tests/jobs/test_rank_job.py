@@ -1,11 +1,8 @@
 """``jobs/rank.py`` end to end: real SmolLM2 features, CLI errors."""
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 import pandas as pd
-import pytest
 
 from conftest import run_job
 

@@ -9,7 +9,7 @@ L, K, N = 4, 3, 16
 LINEAGE = {"nag.kind": "features", "nag.model": "synthetic", "nag.model_digest": "abc",
            "nag.architecture": "Toy", "nag.num_layers": str(L), "nag.top_k": str(K),
            "nag.max_length": "120", "nag.dtype": "float32", "nag.neuron_types": "fwd_up",
-           f"nag.n_neurons.fwd_up": str(N), "nag.version": "0.1.0"}
+           "nag.n_neurons.fwd_up": str(N), "nag.version": "0.1.0"}
 
 
 def synthetic_pool(n: int, seed: int, n_values: int = 4) -> pd.DataFrame:

@@ -210,3 +210,15 @@ def test_bad_inputs_give_clear_errors(spark, bad_tables, mlflow_uri, change, err
     opts["target_features"] = paths["good"]
     with pytest.raises(error, match=message):
         run_ranking(spark, RankOptions(output=str(root / "out"), **opts))
+
+
+def test_output_spelled_as_a_uri_of_an_input_is_refused(spark, bad_tables, mlflow_uri):
+    from nag_spark.delta import table_version
+
+    paths, _ = bad_tables
+    before = table_version(paths["good"], spark)
+    for output in ("file://" + paths["good"], paths["good"] + "/"):
+        with pytest.raises(InputError, match="would overwrite an input table"):
+            run_ranking(spark, RankOptions(targets=["hellaswag"], pool=paths["good"],
+                                           output=output, experiment="rank-tests"))
+    assert table_version(paths["good"], spark) == before
