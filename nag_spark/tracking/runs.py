@@ -18,11 +18,11 @@ from typing import Iterator, Mapping
 
 from .. import __version__
 from ..logs import get_logger
+from .schema import KIND_TAG, VERSION_TAG, table_tag
 
 log = get_logger(__name__)
 
 DEFAULT_EXPERIMENT = "nag-spark"
-KIND_TAG = "nag.kind"
 
 
 def tracking_uri() -> str:
@@ -73,7 +73,7 @@ def start_run(
 
     uri = tracking_uri()
     _ensure_experiment(experiment or DEFAULT_EXPERIMENT)
-    all_tags = {KIND_TAG: kind, "nag.version": __version__}
+    all_tags = {KIND_TAG: kind, VERSION_TAG: __version__}
     all_tags.update(tags or {})
     with mlflow.start_run(run_name=run_name, tags=all_tags) as run:
         log.info("MLflow run %s (%s) in experiment %r at %s", run.info.run_id, kind,
@@ -100,4 +100,46 @@ def log_delta_table(path: str, version: int | None, context: str, name: str | No
     digest = hashlib.sha256(f"{path}@{version}".encode()).hexdigest()[:16]
     dataset = MetaDataset(source=source, name=name or Path(path).name, digest=digest)
     mlflow.log_input(dataset, context=context)
-    mlflow.set_tag(f"nag.table.{context}", f"{path}@v{version}")
+    mlflow.set_tag(table_tag(context), f"{path}@v{version}")
+
+
+# Thin recorders for the active run, so modules outside ``tracking/`` never import mlflow.
+
+
+def log_params(params: Mapping[str, object]) -> None:
+    """Log parameters (values cut to MLflow's 500 characters)."""
+    import mlflow
+
+    mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
+
+
+def log_metrics(metrics: Mapping[str, object]) -> None:
+    """Log numeric metrics; ``None`` values are left out."""
+    import mlflow
+
+    mlflow.log_metrics({k: float(v) for k, v in metrics.items() if v is not None})
+
+
+def set_tags(tags: Mapping[str, object]) -> None:
+    import mlflow
+
+    mlflow.set_tags({k: str(v) for k, v in tags.items()})
+
+
+def log_json(value, artifact_file: str) -> None:
+    """A dict or list as a JSON artifact at ``artifact_file``."""
+    import mlflow
+
+    mlflow.log_dict(value, artifact_file)
+
+
+def log_file(path: str | os.PathLike, artifact_dir: str | None = None) -> None:
+    import mlflow
+
+    mlflow.log_artifact(os.fspath(path), artifact_dir)
+
+
+def log_folder(path: str | os.PathLike, artifact_dir: str | None = None) -> None:
+    import mlflow
+
+    mlflow.log_artifacts(os.fspath(path), artifact_path=artifact_dir)

@@ -1,0 +1,37 @@
+"""Every MLflow tag and artifact name nag-spark writes, shared by the writers and the
+comparison reader (change a name here and both sides follow).
+
+Run kinds (tag :data:`KIND_TAG`): ``extract``, ``rank``, ``compare``, ``visualize``,
+``deactivate``.
+"""
+from __future__ import annotations
+
+# ---------------------------------------------------------------- tags on every run
+KIND_TAG = "nag.kind"
+VERSION_TAG = "nag.version"
+TABLE_TAG_PREFIX = "nag.table."       # nag.table.<context> = "<path>@v<version>"
+
+# ---------------------------------------------------------------- run-specific tags
+INPUT_PATH_TAG = "nag.input_path"     # extract runs whose input is not a Delta table
+OUTPUT_PATH_TAG = "nag.output_path"
+OUTPUT_VERSION_TAG = "nag.output_version"
+POOL_PATH_TAG = "nag.pool_path"
+POOL_VERSION_TAG = "nag.pool_version"
+TARGET_TAG = "nag.target"
+FEATURES_PATH_TAG = "nag.features_path"
+FEATURES_VERSION_TAG = "nag.features_version"
+COMPARED_RUNS_TAG = "nag.compared_runs"
+
+# ---------------------------------------------------------------- artifacts
+PROFILE_DIR = "profile"               # profile.npz, profile_<target>.npz
+PLOTS_DIR = "plots"                   # PNG figures
+STATS_DIR = "stats"
+HIST_ARTIFACT = "stats/distance_hist.json"
+COMPOSITION_ARTIFACT = "stats/composition.json"
+NEURONS_DIR = "neurons"               # deactivate runs: neurons.json
+COMPARE_DIR = "compare"               # compare runs: the report folder
+
+
+def table_tag(context: str) -> str:
+    """The tag recording a Delta table a run read or wrote (``input``, ``output``, ...)."""
+    return TABLE_TAG_PREFIX + context
