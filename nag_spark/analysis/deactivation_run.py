@@ -125,7 +125,7 @@ def _check_options(opts: DeactivateOptions) -> None:
 
 def _target_profile(opts: DeactivateOptions, spec, df, props: dict):
     """The target rows' docids and profile, after checking the table holds fwd_up NAGs."""
-    from ..spark.rank_scoring import nag_matrix
+    from ..tables.features import decode_nags
     from ..spark.targets import collect_target_rows
 
     types = required_property(props, "nag.neuron_types", opts.features).split(",")
@@ -142,7 +142,7 @@ def _target_profile(opts: DeactivateOptions, spec, df, props: dict):
             raise InputError(f"features table {opts.features} has no column {col!r} "
                              f"(columns: {', '.join(df.columns)})")
     (table,) = collect_target_rows(df, [spec], ["docid", NEURON_TYPE], opts.features)
-    nags = nag_matrix(table.column(NEURON_TYPE), num_layers * top_k, NEURON_TYPE)
+    nags = decode_nags(table.column(NEURON_TYPE), num_layers * top_k, NEURON_TYPE)
     profile = TargetProfile.from_nags(nags, num_layers, top_k, n_neurons)
     return table.column("docid").to_pylist(), profile
 

@@ -16,6 +16,7 @@ from typing import Iterator
 import numpy as np
 
 from ..logs import get_logger
+from ..tables.features import encode_nags
 
 log = get_logger(__name__)
 
@@ -89,18 +90,6 @@ def _tokenize(tokenizer, docs: list[str], max_length: int, need_full: bool):
     return [t[:max_length] for t in enc], full
 
 
-def _list_array(matrix: np.ndarray, valid: np.ndarray, arrow_type):
-    import pyarrow as pa
-
-    n, width = matrix.shape
-    offsets = np.zeros(n + 1, dtype=np.int32)
-    lens = np.where(valid, width, 0).astype(np.int32)
-    np.cumsum(lens, out=offsets[1:])
-    values = pa.array(matrix[valid].reshape(-1), type=arrow_type)
-    mask = pa.array(~valid)
-    return pa.ListArray.from_arrays(pa.array(offsets), values, mask=mask)
-
-
 def extract_batches(batches: Iterator, cfg: dict, progress=None) -> Iterator:
     """``mapInArrow`` body: Arrow batches of documents in, Arrow batches of NAGs out.
 
@@ -117,7 +106,6 @@ def extract_batches(batches: Iterator, cfg: dict, progress=None) -> Iterator:
     backbone, extractor = get_extractor(cfg, device)
     L, K = extractor.num_layers, extractor.k
     types = list(cfg["neuron_types"])
-    arrow_types = {t: (pa.int16() if cfg["index_types"][t] == "short" else pa.int32()) for t in types}
     np_types = {t: (np.int16 if cfg["index_types"][t] == "short" else np.int32) for t in types}
     need_full = not cfg["has_token_num"]
     for batch in batches:
@@ -148,7 +136,7 @@ def extract_batches(batches: Iterator, cfg: dict, progress=None) -> Iterator:
             cols["token_num"] = batch.column("token_num").cast(pa.int64())
         cols["n_tokens"] = pa.array(lengths, type=pa.int32())
         for t in types:
-            cols[t] = _list_array(feats[t], valid, arrow_types[t])
+            cols[t] = encode_nags(feats[t], valid, cfg["index_types"][t])
         for c in cfg["carry"]:
             cols[c] = batch.column(c)
         if progress is not None:

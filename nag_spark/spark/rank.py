@@ -33,7 +33,8 @@ from ..kernels.selection import (
     DEFAULT_BINS, DEFAULT_MAX_BOUNDARY_ROWS, check_fraction, split_fraction, token_budget,
 )
 from ..logs import get_logger
-from .rank_scoring import nag_matrix, score_frame
+from ..tables.features import decode_nags
+from .rank_scoring import score_frame
 from .rank_selection import SparkSelection, select_exact
 from .targets import collect_target_rows, target_condition
 
@@ -245,7 +246,7 @@ def _target_profiles(inputs: _Inputs, opts: RankOptions):
     tables = collect_target_rows(inputs.target_df, inputs.specs, [opts.neuron_type],
                                  inputs.target_path)
     for table in tables:
-        nags = nag_matrix(table.column(0), inputs.num_layers * inputs.top_k, opts.neuron_type)
+        nags = decode_nags(table.column(0), inputs.num_layers * inputs.top_k, opts.neuron_type)
         profiles.append(TargetProfile.from_nags(nags, inputs.num_layers, inputs.top_k,
                                                 inputs.n_neurons, inputs.layers, opts.power))
         counts.append(table.num_rows)

@@ -9,38 +9,11 @@ from __future__ import annotations
 
 from typing import Sequence
 
-import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from ..errors import InputError
+from ..tables.features import decode_nags
 from ..kernels.profile import TargetProfile
 from ..kernels.scoring import ProfileScorer
-
-
-def nag_matrix(column: pa.Array, width: int, name: str) -> np.ndarray:
-    """View an Arrow list column of NAGs as a ``(rows, width)`` integer array.
-
-    Raises
-    ------
-    InputError
-        A null NAG, or a NAG whose length is not ``width`` (L*K of the target).
-    """
-    if isinstance(column, pa.ChunkedArray):
-        column = column.combine_chunks()
-    if column.null_count:
-        raise InputError(f"column {name!r} has null NAGs; every scored row needs one")
-    if len(column) == 0:
-        return np.zeros((0, width), dtype=np.int64)
-    lengths = pc.list_value_length(column)
-    lo, hi = pc.min_max(lengths).values()
-    if lo.as_py() != width or hi.as_py() != width:
-        raise InputError(
-            f"column {name!r} holds NAGs of {lo.as_py()}..{hi.as_py()} indices; expected "
-            f"L*K = {width} (the target's L and K)"
-        )
-    flat = column.flatten()  # respects slicing of the batch
-    return flat.to_numpy(zero_copy_only=False).reshape(len(column), width)
 
 
 def score_frame(df, feature_col: str, profiles: Sequence[TargetProfile], key_cols: Sequence[str],
@@ -73,7 +46,7 @@ def score_frame(df, feature_col: str, profiles: Sequence[TargetProfile], key_col
     def score(batches):
         scorers = [ProfileScorer(TargetProfile(*item)) for item in broadcast.value]
         for batch in batches:
-            nags = nag_matrix(batch.column(feature_col), width, feature_col)
+            nags = decode_nags(batch.column(feature_col), width, feature_col)
             cols = [batch.column(c) for c in keep]
             cols += [pa.array(s.distance(nags), pa.float64()) for s in scorers]
             yield pa.RecordBatch.from_arrays(cols, names=keep + list(key_cols))

@@ -230,14 +230,14 @@ def test_smollm2_nag_neurons_matter_more_than_random(spark, smollm2_features, sh
     from nag_spark.analysis.deactivation_run import load_causal_lm
     from nag_spark.delta import read_table, table_properties
     from nag_spark.models import resolve_model_spec
-    from nag_spark.spark.rank_scoring import nag_matrix
+    from nag_spark.tables.features import decode_nags
 
     props = table_properties(smollm2_features["targets"], spark)
     L, K = int(props["nag.num_layers"]), int(props["nag.top_k"])
     N = int(props["nag.n_neurons.fwd_up"])
     rows = (read_table(spark, smollm2_features["targets"])
             .filter(F.col("dataset") == "hellaswag_train").select("docid", "fwd_up").toArrow())
-    profile = TargetProfile.from_nags(nag_matrix(rows.column("fwd_up"), L * K, "fwd_up"), L, K, N)
+    profile = TargetProfile.from_nags(decode_nags(rows.column("fwd_up"), L * K, "fwd_up"), L, K, N)
     docids = sorted(rows.column("docid").to_pylist())[:16]
     docs = pq.read_table(shared_data / "targets.parquet", columns=["docid", "doc"]).to_pandas()
     texts = docs.set_index("docid").loc[docids, "doc"].tolist()
