@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from nag_spark.delta import read_table, write_table
-from nag_spark.delta.location import Location, is_table_name
+from nag_spark.delta.location import is_table_name
 from nag_spark.delta.writer_choice import choose_writer, delta_jars_on_classpath, writer_for
 from nag_spark.errors import ConfigError, TableError
 
@@ -61,10 +61,3 @@ def test_table_names_need_the_spark_writer(spark, features_frame):
     with pytest.raises(TableError, match="give a path|Give a path"):
         write_table(features_frame(1), "main.nag.features")
 
-
-def test_locations():
-    local = Location.parse("rel/dir")
-    assert local.local and local.uri.endswith("/rel/dir") and local.spark_uri.startswith("file:///")
-    assert Location.parse("file:///x/y").uri == "/x/y"
-    remote = Location.parse("s3://bucket/t/")
-    assert not remote.local and remote.uri == remote.spark_uri == "s3://bucket/t"
