@@ -125,7 +125,7 @@ def smollm2_features(spark, shared_data) -> dict:
 
     code = hashlib.sha256()
     # The code that decides the feature values (not logging or orchestration).
-    for rel in ("nag_spark/kernels/impact.py", "nag_spark/spark/extract_worker.py"):
+    for rel in ("nag_spark/kernels/impact.py", "nag_spark/spark/extract/worker.py"):
         code.update((REPO / rel).read_bytes())
     code.update(f"{SMOLLM2_POOL_DOCS}/{SMOLLM2_TARGET_DOCS}/{SMOLLM2_TARGET_SPLITS}".encode())
     root = Path(os.environ.get("NAG_TEST_CACHE", Path.home() / ".cache" / "nag-spark" / "test-fixtures"))

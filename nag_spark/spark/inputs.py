@@ -24,6 +24,7 @@ from typing import Sequence
 
 from ..errors import InputError
 from ..logs import get_logger
+from ..tables.features import FEATURE_COLUMNS
 
 log = get_logger(__name__)
 
@@ -142,7 +143,7 @@ def _select_format(df, fmt: str, path: str, carry: Sequence[str]):
     for c in carry:
         if c not in cols:
             raise InputError(f"input {path} has no column {c!r} to carry along")
-        if c in ("docid", "doc", "dataset", "token_num", "n_tokens"):
+        if c in FEATURE_COLUMNS:  # extraction writes these itself
             continue
         out.append(F.col(c))
     return df.select(*out)

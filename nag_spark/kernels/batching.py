@@ -65,8 +65,28 @@ def _is_cuda_oom(exc: BaseException) -> bool:
 def run_with_oom_backoff(rows: list[int], fn: Callable[[list[int]], T]) -> Iterator[tuple[list[int], T]]:
     """Run ``fn`` on ``rows``; on CUDA out-of-memory, halve the batch and retry.
 
-    Yields ``(rows_part, fn(rows_part))`` pairs covering ``rows`` in order. A single row that
-    still does not fit re-raises the error: nothing smaller can be tried.
+    Parameters
+    ----------
+    rows : list of int
+        Row positions of one batch.
+    fn : callable
+        Runs the model on a list of row positions.
+
+    Yields
+    ------
+    tuple
+        ``(rows_part, fn(rows_part))`` pairs covering ``rows`` in order.
+
+    Raises
+    ------
+    Exception
+        Any error of ``fn`` that is not a CUDA out-of-memory error, at once; an
+        out-of-memory error of a single row, since nothing smaller can be tried.
+
+    Examples
+    --------
+    >>> list(run_with_oom_backoff([0, 1, 2], lambda part: len(part)))
+    [([0, 1, 2], 3)]
     """
     pending = [rows]
     while pending:

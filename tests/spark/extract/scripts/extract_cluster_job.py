@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[4]))
 
 from nag_spark.session import get_spark  # noqa: E402
 from nag_spark.spark.extract import ExtractOptions, run_extraction  # noqa: E402
