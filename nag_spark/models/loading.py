@@ -50,6 +50,15 @@ def _prepare_tokenizer(tok) -> int:
     return int(tok.pad_token_id)
 
 
+def quiet_transformers() -> None:
+    """No third-party progress bars in job logs: transformers draws a "Loading weights"
+    bar per load (two per Spark worker), which floods every log; our own line says it."""
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+
+
 def load_backbone(spec: ModelSpec, dtype: str = "float32", device: str = "cpu",
                   cache_dir: Path | None = None, with_lm_head: bool = False) -> Backbone:
     """Load ``spec`` as a base model in ``dtype`` on ``device``, plus its tokenizer.
@@ -74,6 +83,7 @@ def load_backbone(spec: ModelSpec, dtype: str = "float32", device: str = "cpu",
     'LlamaModel'
     """
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    quiet_transformers()
     from transformers import AutoModel, AutoModelForCausalLM, AutoTokenizer
 
     start = time.perf_counter()

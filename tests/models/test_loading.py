@@ -20,3 +20,12 @@ def test_smollm2_loads_from_cache_as_base_model():
     assert (folder / cache._MARKER).stat().st_mtime_ns == marker  # not converted again
     # Well under a second on an idle machine; generous here because tests share 2 cores.
     assert bb.load_seconds < 10
+
+
+def test_loading_draws_no_progress_bar(capfd):
+    """Job logs carry our one "loaded ..." line, not transformers' "Loading weights" bars."""
+    from nag_spark.models import load_backbone
+
+    load_backbone(resolve_model_spec("smollm2-135m"))
+    err = capfd.readouterr().err
+    assert "Loading weights" not in err and "it/s]" not in err
