@@ -186,12 +186,16 @@ class TreeSampler(threading.Thread):
 # ---------------------------------------------------------------- Spark scale run
 
 
-FEATURE_PROPS = {
-    "nag.kind": "features", "nag.model": "synthetic-bench", "nag.model_digest": "0",
-    "nag.architecture": "Synthetic", "nag.num_layers": str(L), "nag.top_k": str(K),
-    "nag.max_length": "120", "nag.dtype": "bfloat16", "nag.neuron_types": "fwd_up",
-    "nag.n_neurons.fwd_up": str(N), "nag.version": "bench",
-}
+def feature_properties() -> dict[str, str]:
+    """The lineage properties of the synthetic tables (the features table contract)."""
+    from nag_spark.tables.features import FeaturesLineage
+
+    return FeaturesLineage(model="synthetic-bench", model_digest="0", architecture="Synthetic",
+                           num_layers=L, top_k=K, max_length=120, dtype="bfloat16",
+                           neuron_types=("fwd_up",), n_neurons={"fwd_up": N},
+                           library_version="bench").to_properties()
+
+
 _POOL_MIX = {"web": 0.6, "books": 0.2, "code": 0.1, "news": 0.1}
 _TARGET_MIX = {"hellaswag_train": 1.0}
 
@@ -250,7 +254,8 @@ def generate(path: str, n: int, *, target: bool = False, rows_per_file: int = 25
     location = Location.parse(path)
     actions = add_actions(location, [StagedFile(f"{location.uri}/{name}", name) for name in names])
     schema = pq.read_schema(f"{path}/{names[0]}")
-    commit_adds(location, None, "error", schema, [a for a, _ in actions], [], FEATURE_PROPS, None)
+    commit_adds(location, None, "error", schema, [a for a, _ in actions], [],
+                feature_properties(), None)
     return time.perf_counter() - t
 
 

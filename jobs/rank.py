@@ -18,6 +18,13 @@ import sys
 # A checkout run as `python jobs/rank.py` finds the package without installing it.
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from nag_spark.cli import comma_list, default_of, run_job  # noqa: E402
+from nag_spark.spark.rank.options import RankOptions  # noqa: E402
+
+
+def _default(name: str):
+    return default_of(RankOptions, name)
+
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
@@ -28,16 +35,17 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--pool", required=True, help="features Delta table of the pool")
     p.add_argument("--output", required=True, help="selection Delta table to write")
     p.add_argument("--target-features", help="features table of the targets (default: --pool)")
-    p.add_argument("--fraction", type=float, default=0.2, help="token fraction in (0, 1] (default 0.2)")
-    p.add_argument("--neuron-type", default="fwd_up")
-    p.add_argument("--layers", default="all", help="all | first | last | comma list of layers")
-    p.add_argument("--power", type=float, default=1.0, help="exponent on target counts")
+    p.add_argument("--fraction", type=float, default=_default("fraction"),
+                   help=f"token fraction in (0, 1] (default {_default('fraction')})")
+    p.add_argument("--neuron-type", default=_default("neuron_type"))
+    p.add_argument("--layers", default=_default("layers"), help="all | first | last | comma list of layers")
+    p.add_argument("--power", type=float, default=_default("power"), help="exponent on target counts")
     p.add_argument("--quality-col", help="pool column blended with the distance")
     p.add_argument("--invert-quality", action="store_true", help="quality is higher-is-better")
     p.add_argument("--dedupe", action="store_true", help="drop docids already kept by an earlier target")
     p.add_argument("--payload-cols", default="", help="pool columns to copy into the selection")
-    p.add_argument("--mode", default="overwrite", choices=["overwrite", "error"],
-                   help="when the output table exists (default overwrite: a new version)")
+    p.add_argument("--mode", default=_default("mode"), choices=["overwrite", "error"],
+                   help=f"when the output table exists (default {_default('mode')}: a new version)")
     p.add_argument("--targets-file", help="target definitions (default conf/targets.yaml)")
     p.add_argument("--profile", default="local", help="conf/<profile>.yaml Spark settings")
     p.add_argument("--experiment", help="MLflow experiment (default nag-spark)")
@@ -48,32 +56,33 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
-def main(argv=None) -> int:
-    from nag_spark.errors import NagError
-    from nag_spark.session import get_spark
-    from nag_spark.spark.rank import RankOptions, run_ranking
-
-    args = parse_args(argv)
-    targets = [t for t in args.target.split(",") if t.strip()] + args.target_filter
-    opts = RankOptions(
-        targets=targets, pool=args.pool, output=args.output,
-        target_features=args.target_features, fraction=args.fraction,
+def options(args: argparse.Namespace) -> RankOptions:
+    """The frozen options of a parsed command line."""
+    return RankOptions(
+        targets=list(comma_list(args.target)) + args.target_filter, pool=args.pool,
+        output=args.output, target_features=args.target_features, fraction=args.fraction,
         neuron_type=args.neuron_type, layers=args.layers, power=args.power,
         quality_col=args.quality_col, invert_quality=args.invert_quality, dedupe=args.dedupe,
-        payload_cols=tuple(c for c in args.payload_cols.split(",") if c.strip()),
-        experiment=args.experiment, run_name=args.run_name, mode=args.mode,
-        targets_file=args.targets_file)
-    try:
-        spark = get_spark(args.profile, app_name="nag-spark-rank")
-        result = run_ranking(spark, opts)
-    except NagError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        payload_cols=comma_list(args.payload_cols), experiment=args.experiment,
+        run_name=args.run_name, mode=args.mode, targets_file=args.targets_file)
+
+
+def main_body(argv=None) -> int:
+    from nag_spark.session import get_spark
+    from nag_spark.spark.rank import run_ranking
+
+    args = parse_args(argv)
+    spark = get_spark(args.profile, app_name="nag-spark-rank")
+    result = run_ranking(spark, options(args))
     for t in result.targets:
         print(f"{t.name}: {t.selected_docs} docs, {t.selected_tokens} tokens "
               f"(budget {t.budget}, boundary {t.boundary:.6f})")
     print(f"selection: {result.output_path}@v{result.output_version}  mlflow run {result.run_id}")
     return 0
+
+
+def main(argv=None) -> int:
+    return run_job(main_body, argv)
 
 
 if __name__ == "__main__":

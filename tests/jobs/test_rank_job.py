@@ -1,10 +1,12 @@
 """``jobs/rank.py`` end to end: real SmolLM2 features, CLI errors."""
 from __future__ import annotations
 
+import importlib.util
+
 import numpy as np
 import pandas as pd
 
-from conftest import run_job
+from conftest import REPO, run_job
 
 SPLITS = {"hellaswag": "hellaswag_train", "arc_c": "arc_c_train"}
 
@@ -88,3 +90,25 @@ def test_cli_errors_exit_2(tmp_path, mlflow_uri):
     proc = run_job(["jobs/rank.py", "--target", "hellaswag", "--pool", str(tmp_path / "p"),
                     "--output", str(tmp_path / "o"), "--fraction", "2"], check=False)
     assert proc.returncode == 2 and "error: --fraction must be in (0, 1]" in proc.stderr
+
+
+def _rank_job():
+    spec = importlib.util.spec_from_file_location("rank_job", REPO / "jobs" / "rank.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_cli_builds_frozen_options_with_comma_lists_and_option_defaults():
+    from nag_spark.spark.rank import RankOptions
+
+    job = _rank_job()
+    opts = job.options(job.parse_args([
+        "--target", "hellaswag, arc_c,", "--target-filter", "dataset=a|b", "--pool", "p",
+        "--output", "o", "--payload-cols", "url, title"]))
+    assert opts.payload_cols == ("url", "title")  # no leading space kept (one comma-list rule)
+    assert list(opts.targets) == ["hellaswag", "arc_c", "dataset=a|b"]
+    defaults = RankOptions(targets=["t"], pool="p", output="o")
+    for name in ("fraction", "neuron_type", "layers", "power", "mode", "n_bins"):
+        assert getattr(opts, name) == getattr(defaults, name), name
+    assert job.options(job.parse_args(["--pool", "p", "--output", "o"])).payload_cols == ()

@@ -11,9 +11,14 @@ from typing import Sequence
 
 import pyarrow as pa
 
-from ..tables.features import decode_nags
-from ..kernels.profile import TargetProfile
-from ..kernels.scoring import ProfileScorer
+from ...kernels.profile import TargetProfile
+from ...kernels.scoring import ProfileScorer
+from ...tables.features import decode_nags
+
+
+def key_names(n: int) -> list[str]:
+    """Internal column names of the distances to ``n`` targets (dropped before writing)."""
+    return [f"_nag_d{i}" for i in range(n)]
 
 
 def score_frame(df, feature_col: str, profiles: Sequence[TargetProfile], key_cols: Sequence[str],

@@ -11,14 +11,13 @@ several times (histogram, refinements, final filter), so callers persist it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 import pyarrow as pa
 
-from ..kernels.selection import (
-    BinStats, BoundaryResult, Cutoff, RankAssigner, RankPlan, docid_bucket, find_cutoff,
-    plan_rank_groups,
+from ...kernels.selection import (
+    BinStats, BoundaryResult, Cutoff, FirstHistogram, RankAssigner, RankPlan, docid_bucket,
+    find_cutoff, plan_rank_groups,
 )
 
 _GROUP = "_nag_group"
@@ -51,48 +50,12 @@ def _stats_from_rows(rows, n_bins: int, numeric: bool = True) -> BinStats:
     return out
 
 
-@dataclass
-class FirstHistogram:
-    """The whole pool's first-level histogram: selection stats plus per-dataset counts."""
-
-    stats: BinStats
-    lo: float
-    hi: float
-    n_bins: int
-    counts_by_dataset: dict[str, np.ndarray]
-    tokens_by_dataset: dict[str, int]
-
-    def display(self, n_display: int = 64) -> dict:
-        """Coarsened to ``n_display`` equal bins (``n_bins`` must be a multiple of it)."""
-        factor = max(1, self.n_bins // n_display)
-        nb = self.n_bins // factor
-        edges = np.linspace(self.lo, self.hi if self.hi > self.lo else self.lo + 1e-9, nb + 1)
-        counts = {d: c[: nb * factor].reshape(nb, factor).sum(axis=1).astype(int).tolist()
-                  for d, c in self.counts_by_dataset.items()}
-        return {"edges": edges.tolist(), "counts": counts}
-
-    def quantiles(self, qs: Sequence[float]) -> dict[float, float]:
-        """Row quantiles of the key, interpolated inside bins (exact to one bin width)."""
-        cum = np.cumsum(self.stats.counts)
-        total = cum[-1] if len(cum) else 0
-        width = (self.hi - self.lo) / self.n_bins
-        out = {}
-        for q in qs:
-            if total == 0:
-                out[q] = float("nan")
-                continue
-            target = q * total
-            b = int(np.searchsorted(cum, target, side="left"))
-            b = min(b, self.n_bins - 1)
-            before = cum[b - 1] if b else 0
-            inside = self.stats.counts[b]
-            frac = (target - before) / inside if inside else 0.0
-            out[q] = float(self.lo + (b + frac) * width)
-        return out
-
-
 def first_histogram(df, key_col: str, lo: float, hi: float, n_bins: int) -> FirstHistogram:
-    """One aggregation: tokens, rows and key bounds per (bin, dataset)."""
+    """One aggregation: tokens, rows and key bounds per (bin, dataset).
+
+    The result is both the selection's first-level histogram and what the run reports of
+    the pool (:class:`~nag_spark.kernels.selection.FirstHistogram`).
+    """
     from pyspark.sql import functions as F
 
     rows = (df.select(bin_column(key_col, lo, hi, n_bins).alias("b"), "dataset", "token_num",

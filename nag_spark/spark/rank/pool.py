@@ -1,0 +1,89 @@
+"""The pool side of a ranking: which rows and columns are scored, and the one aggregation
+that sizes the pool and checks it before any selection.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+from ...errors import InputError
+from ...logs import get_logger
+from ..targets import target_condition
+from .options import RankOptions
+from .plan import RankingPlan
+
+log = get_logger(__package__)  # the ranking job's one logger (nag_spark.spark.rank)
+
+
+@dataclass(frozen=True, eq=False)
+class PoolToScore:
+    """The pool rows to score and the columns carried through scoring into the selection."""
+
+    df: object
+    columns: list[str]
+    excluded_target_rows: int
+
+
+def pool_to_score(plan: RankingPlan, opts: RankOptions, n_target_rows: Sequence[int]) -> PoolToScore:
+    """The pool without the target rows (when both share a table), with ``dataset`` (null
+    when the pool has none) and ``quality`` (the quality column as double) columns."""
+    from pyspark.sql import functions as F
+
+    pool = plan.pool_df
+    excluded = 0
+    if plan.same_table:
+        # Target rows must not select themselves: drop every target's rows from the pool.
+        pool = pool.filter(~target_condition(plan.specs))
+        excluded = int(sum(n_target_rows))
+        log.info("target rows come from the pool table: %d target rows excluded from the pool",
+                 excluded)
+    if "dataset" not in pool.columns:
+        pool = pool.withColumn("dataset", F.lit(None).cast("string"))
+    columns = ["docid", "dataset", "token_num"]
+    if opts.quality_col:
+        pool = pool.withColumn("quality", F.col(opts.quality_col).cast("double"))
+        columns.append("quality")
+    columns += list(opts.payload_cols)
+    return PoolToScore(pool, columns, excluded)
+
+
+def pool_stats(scored, keys: Sequence[str], quality: str | None) -> dict:
+    """One aggregation over the scored pool: rows, tokens, bad token counts, the bounds of
+    each distance column ``k`` (``k_lo``/``k_hi``) and of the quality column."""
+    from pyspark.sql import functions as F
+
+    aggs = [F.count(F.lit(1)).alias("docs"), F.sum("token_num").alias("tokens"),
+            F.sum(F.col("token_num").isNull().cast("long")).alias("null_tokens"),
+            F.sum((F.col("token_num") < 0).cast("long")).alias("negative_tokens")]
+    for k in keys:
+        aggs += [F.min(k).alias(f"{k}_lo"), F.max(k).alias(f"{k}_hi")]
+    if quality:
+        bad = F.col(quality).isNull() | F.isnan(F.col(quality))
+        aggs += [F.min(F.when(~bad, F.col(quality))).alias("q_lo"),
+                 F.max(F.when(~bad, F.col(quality))).alias("q_hi"),
+                 F.sum(bad.cast("long")).alias("q_bad")]
+    return scored.agg(*aggs).collect()[0].asDict()
+
+
+def key_bounds(stats: dict, key: str) -> tuple[float, float]:
+    """``(min, max)`` of distance column ``key`` over the pool (from :func:`pool_stats`)."""
+    return float(stats[f"{key}_lo"]), float(stats[f"{key}_hi"])
+
+
+def check_pool(stats: dict, scored, opts: RankOptions) -> None:
+    """Refuse an empty pool, bad token counts (naming docids) and bad quality values."""
+    from pyspark.sql import functions as F
+
+    if not stats["docs"]:
+        raise InputError(f"pool {opts.pool} has no rows to rank")
+    if stats["null_tokens"] or stats["negative_tokens"]:
+        bad = scored.filter(F.col("token_num").isNull() | (F.col("token_num") < 0))
+        shown = ", ".join(repr(r["docid"]) for r in bad.select("docid").limit(5).collect())
+        raise InputError(
+            f"pool {opts.pool}: column 'token_num' has {stats['null_tokens']} null and "
+            f"{stats['negative_tokens']} negative values (e.g. docid {shown}); token counts "
+            "must be non-negative integers"
+        )
+    if opts.quality_col and stats["q_bad"]:
+        raise InputError(f"pool {opts.pool}: quality column {opts.quality_col!r} has "
+                         f"{stats['q_bad']} null or NaN values")

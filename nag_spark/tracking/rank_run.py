@@ -1,0 +1,160 @@
+"""The MLflow run of a ranking: what it records at the start and at the end.
+
+The ranking itself (:mod:`nag_spark.spark.rank`) never talks to MLflow: it opens a
+:func:`rank_run`, hands its options and plan here, and its result at the end. The objects
+are taken duck-typed (any object with the attributes named below), so this module needs
+nothing from the Spark layer; the histograms are
+:class:`~nag_spark.kernels.selection.FirstHistogram` objects and the profiles
+:class:`~nag_spark.kernels.profile.TargetProfile` objects, both pure.
+"""
+from __future__ import annotations
+
+import contextlib
+import tempfile
+from pathlib import Path
+from typing import Iterator, Sequence
+
+from ..tables.features import PREFIX
+from .runs import log_delta_table, log_file, log_json, log_metrics, log_params, set_tags, start_run
+from .schema import (COMPOSITION_ARTIFACT, HIST_ARTIFACT, OUTPUT_PATH_TAG, OUTPUT_VERSION_TAG,
+                     PLOTS_DIR, POOL_PATH_TAG, POOL_VERSION_TAG, PROFILE_DIR, TARGET_TAG)
+
+KIND = "rank"
+# Key quantiles of each target's histogram logged as metrics (``distance_q05``, ...).
+QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
+
+
+@contextlib.contextmanager
+def rank_run(targets: Sequence[str], pool: str, pool_version: int, experiment: str | None = None,
+             run_name: str | None = None) -> Iterator[str]:
+    """An MLflow run of kind ``rank`` over ``pool`` at ``pool_version``; yields its run id.
+
+    The run name defaults to ``rank-<target>+<target>``. An error inside ends the run as
+    FAILED.
+    """
+    tags = {POOL_PATH_TAG: str(pool), POOL_VERSION_TAG: str(pool_version),
+            TARGET_TAG: ",".join(targets)}
+    with start_run(KIND, experiment=experiment,
+                   run_name=run_name or f"rank-{'+'.join(targets)}", tags=tags) as run:
+        yield run.info.run_id
+
+
+def record_rank_start(opts, plan) -> None:
+    """Log the run's parameters (with the pool's model lineage) and its input tables.
+
+    Parameters
+    ----------
+    opts : RankOptions
+        Read: ``power``, ``neuron_type``, ``quality_col``, ``invert_quality``, ``dedupe``,
+        ``pool``, ``n_bins``.
+    plan : RankingPlan
+        Read: ``names``, ``specs`` (``describe()``), ``fraction``, ``per_fraction``,
+        ``layer_label``, ``target_path``, ``model_lineage``, ``pool_version``,
+        ``target_version``, ``same_table`` (the target table is logged only when it is not
+        the pool).
+    """
+    params = {"target": ",".join(plan.names),
+              "target_filters": "; ".join(s.describe() for s in plan.specs),
+              "fraction": plan.fraction, "fraction_per_target": plan.per_fraction,
+              "layers": plan.layer_label, "power": opts.power, "neuron_type": opts.neuron_type,
+              "quality_col": opts.quality_col or "", "invert_quality": opts.invert_quality,
+              "dedupe": opts.dedupe, "pool_path": str(opts.pool),
+              "target_features_path": str(plan.target_path), "n_bins": opts.n_bins}
+    params.update({k[len(PREFIX):]: v for k, v in plan.model_lineage.items()})
+    log_params(params)
+    log_delta_table(str(opts.pool), plan.pool_version, "input", name="pool")
+    if not plan.same_table:
+        log_delta_table(str(plan.target_path), plan.target_version, "target", name="target")
+
+
+def rank_metrics(result, histograms: Sequence) -> dict[str, float | None]:
+    """The run's metrics: pool and selection sizes, per-target boundary numbers and key
+    quantiles (suffixed ``.<target>`` when there are several targets), stage timings.
+
+    ``result`` is a RankResult (read: ``pool_docs``, ``pool_tokens``,
+    ``excluded_target_rows``, ``targets``, ``timings``); ``histograms`` one per target.
+    """
+    multi = len(result.targets) > 1
+    metrics = {"pool_docs": result.pool_docs, "pool_tokens": result.pool_tokens,
+               "pool_excluded_target_docs": result.excluded_target_rows,
+               "selected_docs": sum(o.selected_docs for o in result.targets),
+               "selected_tokens": sum(o.selected_tokens for o in result.targets)}
+    for o, hist in zip(result.targets, histograms):
+        sfx = f".{o.name}" if multi else ""
+        metrics.update({f"target_docs{sfx}": o.n_target_rows, f"budget_tokens{sfx}": o.budget,
+                        f"boundary{sfx}": o.boundary, f"boundary_rows{sfx}": o.boundary_rows,
+                        f"refinement_rounds{sfx}": o.refinement_rounds})
+        if multi:
+            metrics.update({f"selected_docs{sfx}": o.selected_docs,
+                            f"selected_tokens{sfx}": o.selected_tokens})
+        for q, v in hist.quantiles(QUANTILES).items():
+            metrics[f"distance_q{int(round(q * 100)):02d}{sfx}"] = v
+    metrics.update({f"time_{k}_s": v for k, v in result.timings.items()})
+    return metrics
+
+
+def distance_histogram(outcomes: Sequence, histograms: Sequence, key: str) -> dict:
+    """``stats/distance_hist.json``: the first target's histogram of the whole pool, every
+    target's boundary, and each target's own histogram (``by_target``) when there are
+    several."""
+    first = histograms[0].display()
+    hist = {"edges": first["edges"], "counts": first["counts"], "key": key,
+            "boundary": {o.name: o.boundary for o in outcomes}}
+    if len(outcomes) > 1:
+        hist["by_target"] = {o.name: h.display() for o, h in zip(outcomes, histograms)}
+    return hist
+
+
+def _log_profiles(outcomes: Sequence, profiles: Sequence, num_layers: int, tmp: Path) -> None:
+    from ..plots import plot_profile_heatmap
+
+    for i, (o, p) in enumerate(zip(outcomes, profiles)):
+        stem = "profile" if i == 0 else f"profile_{o.name}"
+        p.save(tmp / f"{stem}.npz")
+        log_file(tmp / f"{stem}.npz", PROFILE_DIR)
+        png = "profile_heatmap" if i == 0 else f"profile_heatmap_{o.name}"
+        plot_profile_heatmap(p.weights, tmp / f"{png}.png",
+                             title=f"Target profile of {o.name} ({num_layers} layers)")
+        log_file(tmp / f"{png}.png", PLOTS_DIR)
+
+
+def record_rank_result(result, profiles: Sequence, histograms: Sequence, selected: dict, *,
+                       num_layers: int, quality: bool) -> None:
+    """Log the metrics, the profiles and their heatmaps, the distance histogram and the
+    composition (JSON and plots) of a finished ranking.
+
+    Parameters
+    ----------
+    result : RankResult
+        As in :func:`rank_metrics`.
+    profiles, histograms : sequence
+        One TargetProfile and one FirstHistogram per target, in target order.
+    selected : dict
+        Selected tokens per target and dataset.
+    num_layers : int
+        L of the features (heatmap titles).
+    quality : bool
+        Whether the key is the quality blend (``combined_score``) rather than the distance.
+    """
+    from ..plots import plot_composition, plot_distance_histogram
+
+    log_metrics(rank_metrics(result, histograms))
+    hist = distance_histogram(result.targets, histograms,
+                              "combined_score" if quality else "nag_distance")
+    composition = {"pool": {k: int(v) for k, v in histograms[0].tokens_by_dataset.items()},
+                   "selected": selected}
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        _log_profiles(result.targets, profiles, num_layers, tmp)
+        log_json(hist, HIST_ARTIFACT)
+        log_json(composition, COMPOSITION_ARTIFACT)
+        plot_distance_histogram(hist, hist["boundary"], tmp / "distance_hist.png")
+        log_file(tmp / "distance_hist.png", PLOTS_DIR)
+        plot_composition(composition["pool"], selected, tmp / "composition.png")
+        log_file(tmp / "composition.png", PLOTS_DIR)
+
+
+def record_rank_output(path: str, version: int) -> None:
+    """Log the written selection table as the run's output (dataset and tags)."""
+    log_delta_table(str(path), version, "output", name="selection")
+    set_tags({OUTPUT_PATH_TAG: str(path), OUTPUT_VERSION_TAG: str(version)})

@@ -1,0 +1,74 @@
+"""The ranking's story (spark/rank/run.py): what one run writes, returns, logs and records."""
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from rank_fixtures import FAST, LINEAGE, assert_same_selection, read_delta, reference, synthetic_pool, write_features  # noqa: E402,E501
+
+from nag_spark.spark.rank import RankOptions, run_ranking  # noqa: E402
+from nag_spark.tables.selection import SelectionProperties  # noqa: E402
+
+
+class _Lines(logging.Handler):
+    def __init__(self):
+        super().__init__()
+        self.lines = []
+
+    def emit(self, record):
+        self.lines.append((record.name, record.getMessage()))
+
+
+def test_one_run_writes_returns_logs_and_records_its_selection(spark, tmp_path, mlflow_uri):
+    import mlflow
+
+    from nag_spark.delta import table_properties, table_version
+
+    pdf = synthetic_pool(150, seed=21)
+    target = synthetic_pool(30, seed=22).assign(dataset="hellaswag_train", docid=lambda d: "t" + d.docid)
+    pool_path = write_features(spark, pdf, str(tmp_path / "pool"), partitions=2)
+    target_path = write_features(spark, target, str(tmp_path / "targets"), partitions=1)
+    out = str(tmp_path / "sel")
+    lines, logger = _Lines(), logging.getLogger("nag_spark")
+    logger.addHandler(lines)
+    try:
+        res = run_ranking(spark, RankOptions(targets=["hellaswag"], pool=pool_path,
+                                             target_features=target_path, output=out,
+                                             fraction=0.25, power=2.0, experiment="rank-tests",
+                                             run_name="story", **FAST))
+    finally:
+        logger.removeHandler(lines)
+    got = read_delta(out)
+    assert len(got) == res.targets[0].selected_docs and res.pool_docs == len(pdf)
+    assert res.pool_tokens == int(pdf.token_num.sum()) and res.excluded_target_rows == 0
+    assert res.targets[0].selected_tokens == int(got.token_num.sum()) <= res.targets[0].budget
+    assert set(res.timings) == {"profile", "score_and_stats", "select", "write", "report", "total"}
+    assert res.output_version == table_version(out, spark)
+    # The selection's properties are exactly what the table contract builds.
+    props = table_properties(out)
+    assert props == SelectionProperties(
+        ["hellaswag"], 0.25, "all", 2.0, "fwd_up", [res.targets[0].profile_digest], res.run_id,
+        pool_path, table_version(pool_path, spark), pool_properties=LINEAGE).to_properties()
+    # The job's own log lines come from one logger, as before the package split.
+    ours = [m for name, m in lines.lines if name == "nag_spark.spark.rank"]
+    assert ours == [f"selected hellaswag: {len(got)} docs/{int(got.token_num.sum())} tokens "
+                    f"into {out}@v{res.output_version}"]
+    run = mlflow.get_run(res.run_id)
+    assert run.info.run_name == "story" and run.info.status == "FINISHED"
+    assert run.data.tags["nag.pool_path"] == pool_path and run.data.tags["nag.output_path"] == out
+    assert {i.dataset.name for i in run.inputs.dataset_inputs} == {"pool", "target", "selection"}
+    assert run.data.params["power"] == "2.0" and run.data.params["fraction_per_target"] == "0.25"
+
+
+def test_a_two_target_run_without_dedupe_equals_the_reference(spark, tmp_path, mlflow_uri):
+    pdf = synthetic_pool(200, seed=23)
+    path = write_features(spark, pdf, str(tmp_path / "pool"), partitions=2)
+    res = run_ranking(spark, RankOptions(targets=["arc_c", "hellaswag"], pool=path,
+                                         output=str(tmp_path / "sel"), fraction=0.5,
+                                         experiment="rank-tests", **FAST))
+    assert_same_selection(read_delta(res.output_path),
+                          reference(pdf, pdf, ["arc_c", "hellaswag"], 0.5))
+    assert [t.name for t in res.targets] == ["arc_c", "hellaswag"]
