@@ -33,7 +33,7 @@ bench-rank: $(STAMP) java-check
 	$(PY) bench/rank_scale.py
 
 compare-figure: $(STAMP) java-check
-	$(PY) -m nag_spark.tracking.compare_figure docs/compare_runs.png
+	$(PY) docs/make_compare_figure.py docs/compare_runs.png
 
 clean:
 	rm -rf $(VENV) demo-output mlruns mlruns.db spark-warehouse .pytest_cache

@@ -11,7 +11,14 @@ summary, and logs it all to a new MLflow run tagged ``nag.kind=compare``.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+
+# A checkout run as `python jobs/compare.py` finds the package without installing it.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from nag_spark.cli import comma_list, default_of, run_job  # noqa: E402
+from nag_spark.spark.compare import CompareOptions  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -20,34 +27,35 @@ def parse_args(argv=None) -> argparse.Namespace:
     which = p.add_mutually_exclusive_group(required=True)
     which.add_argument("--runs", help="comma-separated MLflow run ids of rank runs")
     which.add_argument("--experiment", help="compare the finished rank runs of this experiment")
-    p.add_argument("--last", type=int, help="with --experiment: only the N most recent runs")
+    p.add_argument("--last", type=int, default=default_of(CompareOptions, "last"),
+                   help="with --experiment: only the N most recent runs")
     p.add_argument("--output", required=True, help="folder for the figures and report.html")
-    p.add_argument("--tracking-uri", help="MLflow tracking URI (default MLFLOW_TRACKING_URI or ./mlruns.db)")
-    p.add_argument("--log-experiment", help="experiment of the compare run (default: the first run's)")
+    p.add_argument("--tracking-uri", default=default_of(CompareOptions, "tracking_uri"),
+                   help="MLflow tracking URI (default MLFLOW_TRACKING_URI or ./mlruns.db)")
+    p.add_argument("--log-experiment", default=default_of(CompareOptions, "compare_experiment"),
+                   help="experiment of the compare run (default: the first run's)")
     p.add_argument("--no-mlflow", action="store_true", help="do not log a compare run")
-    p.add_argument("--profile", default="local", help="conf/<profile>.yaml")
+    p.add_argument("--profile", default=default_of(CompareOptions, "profile"), help="conf/<profile>.yaml")
     args = p.parse_args(argv)
     if args.last is not None and not args.experiment:
         p.error("--last goes with --experiment")
     return args
 
 
-def main(argv=None) -> int:
-    from nag_spark.errors import NagError
-    from nag_spark.tracking.compare import compare_runs
+def main_body(argv=None) -> int:
+    from nag_spark.spark.compare import run_comparison
 
     args = parse_args(argv)
-    try:
-        compare_runs(
-            run_ids=[r for r in args.runs.split(",") if r.strip()] if args.runs else None,
-            experiment=args.experiment, last=args.last, output_dir=args.output,
-            profile=args.profile, tracking_uri=args.tracking_uri, log_run=not args.no_mlflow,
-            compare_experiment=args.log_experiment,
-        )
-    except NagError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    run_comparison(CompareOptions(
+        run_ids=comma_list(args.runs), experiment=args.experiment, last=args.last,
+        output_dir=args.output, profile=args.profile, tracking_uri=args.tracking_uri,
+        log_run=not args.no_mlflow, compare_experiment=args.log_experiment,
+    ))
     return 0
+
+
+def main(argv=None) -> int:
+    return run_job(main_body, argv)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,15 @@ import sys
 # A checkout run as `python jobs/deactivate.py` finds the package without installing it.
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from nag_spark.analysis.deactivation_options import DeactivateOptions  # noqa: E402
+from nag_spark.cli import default_of, run_job  # noqa: E402
+from nag_spark.config import DEFAULT_PROFILE  # noqa: E402
+from nag_spark.spark.inputs import FORMATS  # noqa: E402
+
+
+def _default(name: str):
+    return default_of(DeactivateOptions, name)
+
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
@@ -26,30 +35,29 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--features", required=True, help="features Delta table with the target rows (fwd_up)")
     p.add_argument("--docs", required=True,
                    help="documents the features were extracted from (parquet/JSONL/Delta: docid, doc)")
-    p.add_argument("--format", default="web", choices=["web", "final"], help="layout of --docs")
-    p.add_argument("--n-texts", type=int, default=64, help="target texts measured (default 64)")
+    p.add_argument("--format", default=_default("fmt"), choices=list(FORMATS), help="layout of --docs")
+    p.add_argument("--n-texts", type=int, default=_default("n_texts"),
+                   help=f"target texts measured (default {_default('n_texts')})")
     p.add_argument("--max-length", type=int, help="tokens per text (default: the features' max_length)")
     group = p.add_mutually_exclusive_group()
     group.add_argument("--per-layer", type=int, help="neurons switched off per layer")
     group.add_argument("--share", type=float, help="share of each layer's neurons (default 0.0012)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the random control")
+    p.add_argument("--seed", type=int, default=_default("seed"), help="seed of the random control")
     p.add_argument("--model", help="load the model from here (default: the features' nag.model)")
-    p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "auto"])
-    p.add_argument("--device", default="cpu", help="cpu, cuda[:N] or auto")
-    p.add_argument("--batch-size", type=int, default=8, help="texts per forward pass")
+    p.add_argument("--dtype", default=_default("dtype"), choices=["float32", "bfloat16", "auto"])
+    p.add_argument("--device", default=_default("device"), help="cpu, cuda[:N] or auto")
+    p.add_argument("--batch-size", type=int, default=_default("batch_size"), help="texts per forward pass")
     p.add_argument("--targets-file", help="target definitions (default conf/targets.yaml)")
-    p.add_argument("--profile", default="local", help="conf/<profile>.yaml Spark settings")
+    p.add_argument("--profile", default=DEFAULT_PROFILE, help="conf/<profile>.yaml Spark settings")
     p.add_argument("--experiment", help="MLflow experiment (default nag-spark)")
     p.add_argument("--run-name", help="MLflow run name")
     p.add_argument("--no-mlflow", action="store_true", help="do not log an MLflow run")
     return p.parse_args(argv)
 
 
-def main(argv=None) -> int:
-    from nag_spark.analysis.deactivation_run import (DeactivateOptions, format_effect,
-                                                     run_deactivation)
+def main_body(argv=None) -> int:
+    from nag_spark.analysis.deactivation_run import format_effect, run_deactivation
     from nag_spark.config import resolve_target
-    from nag_spark.errors import NagError
     from nag_spark.session import get_spark
 
     args = parse_args(argv)
@@ -59,18 +67,18 @@ def main(argv=None) -> int:
         share=args.share, seed=args.seed, model=args.model, dtype=args.dtype,
         device=args.device, batch_size=args.batch_size, targets_file=args.targets_file,
         experiment=args.experiment, run_name=args.run_name, track=not args.no_mlflow)
-    try:
-        # An unknown target is reported before Spark starts (seconds saved on a typo).
-        resolve_target(args.target, args.targets_file)
-        spark = get_spark(args.profile, app_name="nag-spark-deactivate")
-        result = run_deactivation(spark, opts)
-    except NagError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    # An unknown target is reported before Spark starts (seconds saved on a typo).
+    resolve_target(args.target, args.targets_file)
+    spark = get_spark(args.profile, app_name="nag-spark-deactivate")
+    result = run_deactivation(spark, opts)
     print(format_effect(result))
     if result.run_id:
         print(f"mlflow run {result.run_id}")
     return 0
+
+
+def main(argv=None) -> int:
+    return run_job(main_body, argv)
 
 
 if __name__ == "__main__":

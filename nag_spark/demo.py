@@ -40,14 +40,16 @@ def _show_features(path: Path) -> None:
     """Read the features table back with delta-rs, independently of Spark."""
     from deltalake import DeltaTable
 
+    from .tables.features import FeaturesLineage
+
     table = DeltaTable(str(path))
-    props = table.metadata().configuration
+    lineage = FeaturesLineage.from_properties(table.metadata().configuration, str(path))
     df = table.to_pandas()
     first = df["fwd_up"].iloc[0]
-    layers, k = int(props["nag.num_layers"]), int(props["nag.top_k"])
+    layers, k = lineage.require("num_layers"), lineage.require("top_k")
     print(f"  {path}: Delta version {table.version()}, {len(df)} documents; model "
-          f"{props['nag.model']} ({props['nag.architecture']}), L={layers}, K={k}, "
-          f"N={props.get('nag.n_neurons.fwd_up')}, dtype {props['nag.dtype']}")
+          f"{lineage.model} ({lineage.architecture}), L={layers}, K={k}, "
+          f"N={lineage.n_neurons.get('fwd_up')}, dtype {lineage.dtype}")
     print(f"  a NAG is {len(first)} neuron indices (L x K, layer-major); "
           f"{df['docid'].iloc[0]} layer 0: {[int(i) for i in first[:8]]} ...")
 

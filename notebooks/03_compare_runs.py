@@ -31,7 +31,7 @@ spark = notebook_spark()
 
 # COMMAND ----------
 
-from nag_spark.tracking.compare import compare_runs
+from nag_spark.spark.compare import compare_runs
 
 run_ids = as_list(params["runs"])
 report = compare_runs(

@@ -1,4 +1,4 @@
-"""Figure of a 2-D map of NAGs (coordinates from :mod:`nag_spark.visualize`)."""
+"""Figure of a 2-D map of NAGs (coordinates from :mod:`nag_spark.analysis.nag_map`)."""
 from __future__ import annotations
 
 import os

@@ -20,6 +20,10 @@ PREFIX = "nag."
 KIND_KEY = "nag.kind"
 KIND = "features"
 
+# How many rows of a parquet row group form one extraction work unit: fixed when the table
+# is created, so every later run on the same input names its units the same way.
+UNIT_ROWS_KEY = "nag.extract.unit_rows"
+
 # Columns extraction itself writes; an input column of these names is never carried over.
 FEATURE_COLUMNS = ("docid", "doc", "dataset", "token_num", "n_tokens")
 
@@ -43,6 +47,15 @@ _COMPATIBLE_FIELDS = ("model", "model_digest", "architecture", "num_layers", "to
 def n_neurons_key(neuron_type: str) -> str:
     """The property holding the neuron count N of ``neuron_type``."""
     return _N_NEURONS + neuron_type
+
+
+def property_key(name: str) -> str:
+    """The table property holding lineage field ``name`` (for messages that name it).
+
+    >>> property_key("num_layers")
+    'nag.num_layers'
+    """
+    return _KEYS[name]
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,8 @@ jobs/deactivate.py in tests/jobs/test_deactivate_job.py.
 """
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from nag_spark.analysis.deactivation_run import DeactivateOptions, run_deactivation
@@ -68,7 +70,7 @@ def test_features_of_another_neuron_type(spark, smollm2_features, shared_data, t
                                                ("device", "tpu", "--device"),
                                                ("share", 2.0, "--share")])
 def test_bad_options(spark, smollm2_features, shared_data, field, value, match):
-    opts = _opts(smollm2_features["targets"], shared_data / "targets.parquet")
-    setattr(opts, field, value)
+    opts = dataclasses.replace(_opts(smollm2_features["targets"], shared_data / "targets.parquet"),
+                               **{field: value})  # the options are frozen
     with pytest.raises(InputError, match=match):
         run_deactivation(spark, opts)

@@ -1,4 +1,4 @@
-"""jobs/compare.py and jobs/visualize.py end to end on real SmolLM2 features.
+"""jobs/compare.py end to end on real SmolLM2 features.
 
 Two real rank runs (``run_ranking``: HellaSwag and ARC-Challenge targets, 20% of tokens)
 over the suite's ``smollm2_features`` are compared by the job, run as its own process
@@ -63,18 +63,3 @@ def test_compare_job_errors(real_rank_runs, tmp_path):
     proc = run_job(["jobs/compare.py", "--runs", h.run_id, "--last", "2", "--output", str(tmp_path)],
                    check=False)
     assert proc.returncode == 2 and "--last goes with --experiment" in proc.stderr
-
-
-def test_visualize_job_on_real_features(smollm2_features, tmp_path, mlflow_uri):
-    out = tmp_path / "viz"
-    proc = run_job(["jobs/visualize.py", "--pool", smollm2_features["pool"],
-                    "--targets", smollm2_features["targets"], "--per-dataset", "20",
-                    "--max-points", "240", "--method", "pca", "--output", str(out),
-                    "--experiment", "viz-job"])
-    assert "NAG map (pca" in proc.stdout
-    points = pd.read_csv(out / "nag_map_points.csv")
-    assert 0 < len(points) <= 240 and points.is_target.any() and (~points.is_target).any()
-    assert (out / "nag_map.png").is_file()
-    run = mlflow.MlflowClient(mlflow_uri).search_runs(
-        [mlflow.MlflowClient(mlflow_uri).get_experiment_by_name("viz-job").experiment_id])[0]
-    assert run.data.tags["nag.kind"] == "visualize" and run.data.params["num_layers"] == "30"

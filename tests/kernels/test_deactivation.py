@@ -227,7 +227,7 @@ def test_smollm2_nag_neurons_matter_more_than_random(spark, smollm2_features, sh
     import pyarrow.parquet as pq
     from pyspark.sql import functions as F
 
-    from nag_spark.analysis.deactivation_run import load_causal_lm
+    from nag_spark.analysis.causal_lm import load_causal_lm
     from nag_spark.delta import read_table, table_properties
     from nag_spark.models import resolve_model_spec
     from nag_spark.tables.features import decode_nags

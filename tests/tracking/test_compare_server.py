@@ -78,7 +78,7 @@ def test_compare_runs_on_a_tracking_server(mlflow_server, make_rank_run, small_p
                                            tmp_path, monkeypatch):
     import mlflow
 
-    from nag_spark.tracking.compare import compare_runs
+    from nag_spark.spark.compare import compare_runs
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server)
     mlflow.set_tracking_uri(mlflow_server)

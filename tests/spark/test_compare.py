@@ -1,4 +1,5 @@
-"""compare_runs against hand-made rank runs (see conftest.py) in a local sqlite MLflow store."""
+"""compare_runs (nag_spark/spark/compare.py) against hand-made rank runs
+(tests/rank_run_fixtures.py) in a local sqlite MLflow store."""
 from __future__ import annotations
 
 import mlflow
@@ -6,7 +7,9 @@ import numpy as np
 import pytest
 
 from nag_spark.errors import InputError, TableError
-from nag_spark.tracking.compare import compare_runs, jaccard_from_masks, side_by_side
+from nag_spark.spark.compare import compare_runs
+
+from rank_run_fixtures import make_rank_run, small_pool  # noqa: F401  (fixtures)
 
 
 def _jaccard(a, b, col):
@@ -29,19 +32,6 @@ def three_runs(make_rank_run, small_pool, tmp_path_factory, mlflow_uri):
     c = make_rank_run(small_pool, t1, experiment="cmp", name="c", fraction=0.2, seed=2,
                       target="arc_c")
     return {"a": a, "b": b, "c": c, "root": root}
-
-
-def test_jaccard_from_masks_small():
-    # docs only in 0: 2 (20 tokens); in both: 1 (30); only in 1: 1 (50)
-    jd, jt = jaccard_from_masks([(1, 2, 20), (3, 1, 30), (2, 1, 50)], 2)
-    assert jd[0, 1] == pytest.approx(1 / 4) and jt[0, 1] == pytest.approx(30 / 100)
-    assert np.allclose(np.diag(jd), 1)
-
-
-def test_side_by_side_puts_differences_first():
-    t = side_by_side({"a": {"x": "1", "y": "2"}, "b": {"x": "1", "y": "3", "z": "4"}})
-    assert list(t.index) == ["y", "z", "x"]
-    assert t["differs"].tolist() == [True, True, False]
 
 
 def test_compare_three_runs(three_runs, tmp_path, spark, mlflow_uri, capsys):
@@ -125,10 +115,18 @@ def test_vacuumed_version_is_a_clear_error(make_rank_run, small_pool, tmp_path, 
         compare_runs([old, new], output_dir=tmp_path / "out", spark=spark, log_run=False)
 
 
-def test_inline_images(tmp_path):
-    from nag_spark.tracking.compare import inline_images
+def test_run_comparison_takes_frozen_options(three_runs, tmp_path, spark):
+    import dataclasses
 
-    (tmp_path / "a.png").write_bytes(b"\x89PNG fake")
-    page = "<img src='a.png' alt='x'><img src='missing.png'><img src='http://h/b.png'>"
-    out = inline_images(page, tmp_path)
-    assert "data:image/png;base64," in out and "src='missing.png'" in out and "http://h/b.png" in out
+    from nag_spark.spark.compare import CompareOptions, run_comparison
+
+    (ida, sa), (idb, _) = three_runs["a"], three_runs["b"]
+    opts = CompareOptions(run_ids=(ida, idb), output_dir=str(tmp_path), log_run=False,
+                          print_summary=False)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        opts.last = 3
+    report = run_comparison(opts, spark=spark)
+    assert [r.run_id for r in report.runs] == [ida, idb] and report.run_id is None
+    # a's selection (20%) is inside b's (30%, same distances)
+    assert report.jaccard_docids.loc["a", "b"] == pytest.approx(len(sa) / report.selection.loc["b", "docids"])
+    assert (tmp_path / "summary.txt").read_text() == report.summary + "\n"

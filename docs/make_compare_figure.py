@@ -1,6 +1,6 @@
 """Regenerate the README's "Compare runs" figure from the real shared sample.
 
-    python -m nag_spark.tracking.compare_figure docs/compare_runs.png
+    python docs/make_compare_figure.py docs/compare_runs.png
 
 What it runs, all through the library (nothing here that a user could not run by hand):
 
@@ -24,7 +24,14 @@ import shutil
 import sys
 from pathlib import Path
 
+# A checkout run as `python docs/make_compare_figure.py` finds the package without installing it.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
 TARGET_SPLITS = {"hellaswag": "hellaswag_train", "arc_c": "arc_c_train"}
+EXPERIMENT = "compare-figure"
+# (run name, target, layers) of the three rank runs.
+RANK_RUNS = (("hellaswag", "hellaswag", "all"), ("hellaswag-last-layer", "hellaswag", "last"),
+             ("arc_c", "arc_c", "all"))
 
 
 def write_sample(data: Path, out: Path, pool_per_dataset: int, targets_per_split: int) -> tuple[Path, Path]:
@@ -46,7 +53,7 @@ def write_sample(data: Path, out: Path, pool_per_dataset: int, targets_per_split
     return out / "pool.parquet", out / "targets.parquet"
 
 
-def main(argv=None) -> int:
+def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("figure", nargs="?", default="docs/compare_runs.png")
     p.add_argument("--data", default=os.environ.get("NAG_SHARED_DATA", "../shared/data"))
@@ -54,48 +61,56 @@ def main(argv=None) -> int:
     p.add_argument("--pool-per-dataset", type=int, default=25)
     p.add_argument("--targets-per-split", type=int, default=100)
     p.add_argument("--fraction", type=float, default=0.2)
-    args = p.parse_args(argv)
+    return p.parse_args(argv)
 
-    from ..errors import NagError
-    from ..session import get_spark
-    from ..spark.extract import ExtractOptions, run_extraction
-    from ..spark.rank import RankOptions, run_ranking
-    from .compare import compare_runs
 
+def make_runs(spark, work: Path, pool_in: Path, targets_in: Path, fraction: float) -> list[str]:
+    """Extract the sample's features and rank it three ways; returns the rank run ids."""
+    from nag_spark.spark.extract import ExtractOptions, run_extraction
+    from nag_spark.spark.rank import RankOptions, run_ranking
+
+    feats = {}
+    for name, src in (("pool", pool_in), ("targets", targets_in)):
+        feats[name] = str(work / "features" / name)
+        run_extraction(spark, ExtractOptions(input=str(src), output=feats[name],
+                                             experiment=EXPERIMENT, run_name=f"extract {name}"))
+    runs = []
+    for run_name, target, layers in RANK_RUNS:
+        res = run_ranking(spark, RankOptions(
+            targets=[target], pool=feats["pool"], target_features=feats["targets"],
+            output=str(work / "selections" / run_name), fraction=fraction, layers=layers,
+            experiment=EXPERIMENT, run_name=run_name))
+        runs.append(res.run_id)
+    return runs
+
+
+def main_body(argv=None) -> int:
+    from nag_spark.session import get_spark
+    from nag_spark.spark.compare import compare_runs
+
+    args = parse_args(argv)
     work = Path(args.work).resolve()
     data = Path(args.data)
     if not (data / "pool.parquet").is_file():
         print(f"error: no pool.parquet in {data} (pass --data or set NAG_SHARED_DATA)", file=sys.stderr)
         return 2
     os.environ.setdefault("MLFLOW_TRACKING_URI", f"sqlite:///{work / 'mlflow.db'}")
-    experiment = "compare-figure"
-    try:
-        pool_in, targets_in = write_sample(data, work / "sample", args.pool_per_dataset,
-                                           args.targets_per_split)
-        spark = get_spark("local", app_name="nag-spark compare figure")
-        feats = {}
-        for name, src in (("pool", pool_in), ("targets", targets_in)):
-            feats[name] = str(work / "features" / name)
-            run_extraction(spark, ExtractOptions(input=str(src), output=feats[name],
-                                                 experiment=experiment, run_name=f"extract {name}"))
-        runs = []
-        for run_name, target, layers in (("hellaswag", "hellaswag", "all"),
-                                         ("hellaswag-last-layer", "hellaswag", "last"),
-                                         ("arc_c", "arc_c", "all")):
-            res = run_ranking(spark, RankOptions(
-                targets=[target], pool=feats["pool"], target_features=feats["targets"],
-                output=str(work / "selections" / run_name), fraction=args.fraction, layers=layers,
-                experiment=experiment, run_name=run_name))
-            runs.append(res.run_id)
-        report = compare_runs(runs, output_dir=work / "compare", spark=spark,
-                              compare_experiment=experiment)
-    except NagError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    pool_in, targets_in = write_sample(data, work / "sample", args.pool_per_dataset,
+                                       args.targets_per_split)
+    spark = get_spark("local", app_name="nag-spark compare figure")
+    runs = make_runs(spark, work, pool_in, targets_in, args.fraction)
+    report = compare_runs(runs, output_dir=work / "compare", spark=spark,
+                          compare_experiment=EXPERIMENT)
     Path(args.figure).parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(report.figures["overview"], args.figure)
     print(f"figure: {args.figure}")
     return 0
+
+
+def main(argv=None) -> int:
+    from nag_spark.cli import run_job
+
+    return run_job(main_body, argv)
 
 
 if __name__ == "__main__":
