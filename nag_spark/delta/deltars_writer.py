@@ -66,15 +66,20 @@ def spark_schema(table):
     return from_arrow_schema(arrow_schema(table))
 
 
-def read(spark, location: Location, version: int | None = None, table=None):
-    """The table (or one of its versions, or the already opened ``table``) as a DataFrame."""
-    table = table if table is not None else require_table(location, version)
+def check_readable(table, location: Location) -> None:
+    """Refuse tables whose files a plain parquet reader would read wrongly."""
     features = set(table.protocol().reader_features or [])
     if features & _UNSUPPORTED_READER_FEATURES:
         raise TableError(
             f"Delta table {location.uri} uses {sorted(features & _UNSUPPORTED_READER_FEATURES)}; "
             "reading it needs Spark's Delta reader (start Spark with the Delta jars)"
         )
+
+
+def read(spark, location: Location, version: int | None = None, table=None):
+    """The table (or one of its versions, or the already opened ``table``) as a DataFrame."""
+    table = table if table is not None else require_table(location, version)
+    check_readable(table, location)
     schema = spark_schema(table)
     files = table.file_uris()
     if not files:

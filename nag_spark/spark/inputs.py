@@ -59,6 +59,7 @@ class InputDocs:
     rows: int = 0
     skipped_empty: int = 0
     columns: list = field(default_factory=list)
+    raw_schema: object = None
 
 
 def detect_input_kind(path: str) -> str:
@@ -150,7 +151,7 @@ def _select_format(df, fmt: str, path: str, carry: Sequence[str]):
 
 
 def read_documents(spark, path: str | os.PathLike, fmt: str = "web", *, limit: int | None = None,
-                   carry: Sequence[str] = ()) -> InputDocs:
+                   carry: Sequence[str] = (), check_text: bool = True) -> InputDocs:
     """Read and validate the documents at ``path``.
 
     Parameters
@@ -163,6 +164,9 @@ def read_documents(spark, path: str | os.PathLike, fmt: str = "web", *, limit: i
         Keep only the first ``limit`` rows (file order; deterministic for the same files).
     carry : sequence of str
         Extra input columns to keep (they are carried into the features table).
+    check_text : bool
+        Count and drop rows with empty text here (one more scan, of the text column).
+        Extraction passes False: its workers skip and count them as they read the text.
 
     Raises
     ------
@@ -189,6 +193,8 @@ def read_documents(spark, path: str | os.PathLike, fmt: str = "web", *, limit: i
         df = df.limit(int(limit))
     # Spark's trim() strips spaces only; whitespace of any kind makes a document "empty".
     empty = F.col("doc").isNull() | (F.length(F.regexp_replace(F.col("doc"), r"\s+", "")) == 0)
+    if not check_text:
+        empty = F.lit(False)
     try:
         stats = df.agg(
             F.count(F.lit(1)).alias("rows"),
@@ -211,4 +217,4 @@ def read_documents(spark, path: str | os.PathLike, fmt: str = "web", *, limit: i
     rows = int(stats["rows"]) - skipped
     log.info("input %s (%s, format %s): %d documents", path, kind, fmt, rows)
     return InputDocs(df=df, path=path, kind=kind, version=version, rows=rows,
-                     skipped_empty=skipped, columns=df.columns)
+                     skipped_empty=skipped, columns=df.columns, raw_schema=raw.schema)

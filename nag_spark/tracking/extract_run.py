@@ -31,7 +31,7 @@ def extract_run(output: str, experiment: str | None = None, run_name: str | None
         yield run.info.run_id
 
 
-def record_extract_start(plan, docs) -> None:
+def record_extract_start(plan, docs, table=None) -> None:
     """Log the run's parameters and its input.
 
     Parameters
@@ -40,6 +40,8 @@ def record_extract_start(plan, docs) -> None:
         Read: ``options`` (``format``, ``limit``), ``output``, ``lineage`` (``model``,
         ``model_digest``), ``neuron_types``, ``top_k``, ``max_length``, ``dtype``,
         ``device``, ``batch_tokens``, ``chunk_docs``.
+    table : FeaturesTableState, optional
+        Read: ``unit_rows``, ``pending``, ``created``.
     docs : InputDocs
         Read: ``path``, ``kind``, ``version``. A Delta input is logged as a dataset at the
         version read; any other input by its path (tag ``nag.input_path``).
@@ -50,8 +52,11 @@ def record_extract_start(plan, docs) -> None:
         "model_digest": plan.lineage.model_digest, "neuron_types": ",".join(plan.neuron_types),
         "top_k": plan.top_k, "max_length": plan.max_length, "dtype": plan.dtype,
         "device": plan.device, "batch_tokens": plan.batch_tokens, "chunk_docs": plan.chunk_docs,
-        "limit": plan.options.limit,
+        "limit": plan.options.limit, "dtype_reason": getattr(plan, "dtype_reason", ""),
     })
+    if table is not None:
+        log_params({"unit_rows": table.unit_rows, "units_pending": len(table.pending),
+                    "table_created": table.created})
     if docs.kind == "delta":
         log_delta_table(docs.path, docs.version, "input")
     else:
@@ -66,7 +71,17 @@ def record_extract_result(result) -> None:
         "docs_skipped_empty": result.docs_skipped_empty,
         "docs_skipped_no_tokens": result.docs_skipped_no_tokens,
         "tokens": result.tokens, "seconds": result.seconds, "docs_per_s": result.docs_per_s,
-        "tokens_per_s": result.tokens_per_s,
+        "tokens_per_s": result.tokens_per_s, "busy_share": getattr(result, "busy_share", None),
+        "units": getattr(result, "units", None),
+        "units_committed_elsewhere": getattr(result, "units_elsewhere", None),
+        "docs_invalid_utf8": getattr(result, "invalid_utf8", None),
     })
     if result.version is not None:
         log_delta_table(result.output, result.version, "output")
+
+
+def record_progress(point) -> None:
+    """One progress reading (a ProgressPoint: ``done``, ``rate``, ``eta``, ``elapsed``) as
+    metric series, the same numbers as the job's progress lines."""
+    log_metrics({"progress_docs": point.done, "progress_docs_per_s": point.rate,
+                 "progress_eta_s": point.eta}, step=int(point.elapsed))

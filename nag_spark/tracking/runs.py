@@ -113,11 +113,14 @@ def log_params(params: Mapping[str, object]) -> None:
     mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
 
 
-def log_metrics(metrics: Mapping[str, object]) -> None:
-    """Log numeric metrics; ``None`` values are left out."""
+def log_metrics(metrics: Mapping[str, object], step: int | None = None) -> None:
+    """Log numeric metrics (at ``step``, for series); ``None`` and NaN values are left out."""
+    import math
+
     import mlflow
 
-    mlflow.log_metrics({k: float(v) for k, v in metrics.items() if v is not None})
+    values = {k: float(v) for k, v in metrics.items() if v is not None}
+    mlflow.log_metrics({k: v for k, v in values.items() if not math.isnan(v)}, step=step)
 
 
 def set_tags(tags: Mapping[str, object]) -> None:

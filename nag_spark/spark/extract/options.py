@@ -92,6 +92,11 @@ class ExtractResult:
     docs_skipped_no_tokens: int = 0
     run_id: str | None = None
     properties: dict = field(default_factory=dict)
+    units: int = 0                 # work units this run processed
+    units_elsewhere: int = 0       # of those, committed first by another attempt or job
+    invalid_utf8: int = 0          # documents whose invalid UTF-8 bytes were replaced
+    busy_share: float = 1.0        # task-slot time spent extracting / (slots x job time)
+    dtype_reason: str = ""         # why the dtype was chosen (dtype "auto")
 
     @property
     def docs_per_s(self) -> float:

@@ -15,7 +15,8 @@ from typing import Mapping, Sequence
 from ...config import nag_setting
 from ...errors import InputError
 from ...kernels.neuron_types import parse_neuron_types
-from ...models import MODEL_ALIASES, ModelSpec, describe_model, model_cache_dir, resolve_dtype, resolve_model_spec
+from ...models import MODEL_ALIASES, ModelSpec, describe_model, model_cache_dir, resolve_model_spec
+from ...models.calibrate import choose_dtype
 from ...models.device import planned_device_kind
 from ...tables.features import FEATURE_COLUMNS, KIND, KIND_KEY, FeaturesLineage, index_type
 from .options import DEFAULT_BATCH_TOKENS, DEFAULT_CHUNK_DOCS, ExtractOptions
@@ -99,6 +100,7 @@ class ExtractPlan:
     cache_dir: str = ""
     load_log: str | None = None
     index_types: Mapping[str, str] = field(default_factory=dict)
+    dtype_reason: str = ""
 
     @property
     def table_properties(self) -> dict[str, str]:
@@ -114,8 +116,10 @@ class ExtractPlan:
         """
         return {KIND_KEY: KIND, **self.lineage.identity_properties()}
 
-    def worker_config(self, input_columns: Sequence[str]) -> WorkerConfig:
-        """The settings shipped to the workers, for an input with ``input_columns``."""
+    def worker_config(self, input_columns: Sequence[str], output_schema=None,
+                      raw_schema=None) -> WorkerConfig:
+        """The settings shipped to the workers, for an input with ``input_columns``
+        (``raw_schema``: the input's Spark schema, needed to parse JSONL)."""
         return WorkerConfig(
             model_name=self.spec.name, model_kind=self.spec.kind,
             model_location=self.spec.location, dtype=self.dtype, device=self.device,
@@ -123,7 +127,17 @@ class ExtractPlan:
             batch_tokens=self.batch_tokens, index_types=dict(self.index_types),
             has_token_num="token_num" in input_columns, has_dataset="dataset" in input_columns,
             carry=tuple(c for c in self.carry if c not in FEATURE_COLUMNS),
-            threads=self.threads, cache_dir=self.cache_dir, load_log=self.load_log)
+            threads=self.threads, cache_dir=self.cache_dir, load_log=self.load_log,
+            fmt=self.options.format, json_schema=_arrow_schema(raw_schema),
+            output_schema=output_schema)
+
+
+def _arrow_schema(spark_schema):
+    if spark_schema is None:
+        return None
+    from pyspark.sql.pandas.types import to_arrow_schema
+
+    return to_arrow_schema(spark_schema, timezone="UTC")
 
 
 def _sizes(opts: ExtractOptions, conf: Mapping[str, str] | None) -> tuple[int, int, int, int]:
@@ -178,7 +192,8 @@ def plan_extraction(opts: ExtractOptions, conf: Mapping[str, str] | None = None,
         if top_k > info["n_neurons"][t]:
             raise InputError(f"--top-k {top_k} exceeds the {info['n_neurons'][t]} {t} neurons")
     gpus_per_task = float(conf.get("spark.task.resource.gpu.amount", "0") or 0)
-    dtype = resolve_dtype(opts.dtype, planned_device_kind(device, gpus_per_task, local_master))
+    kind = planned_device_kind(device, gpus_per_task, local_master)
+    dtype, dtype_reason = choose_dtype(opts.dtype, kind, spec, cache_dir, conf)
     task_cpus = int(conf.get("spark.task.cpus", "1") or 1)
     return ExtractPlan(
         options=opts, output=os.fspath(opts.output), spec=spec, neuron_types=types,
@@ -187,4 +202,5 @@ def plan_extraction(opts: ExtractOptions, conf: Mapping[str, str] | None = None,
         lineage=_lineage(spec, info, types, top_k, max_length, dtype),
         carry=tuple(opts.carry), threads=int(nag_setting(conf, "extract.threads") or task_cpus),
         cache_dir=str(cache_dir), load_log=nag_setting(conf, "extract.load_log"),
-        index_types={t: index_type(info["n_neurons"][t]) for t in types})
+        index_types={t: index_type(info["n_neurons"][t]) for t in types},
+        dtype_reason=dtype_reason)

@@ -1,9 +1,14 @@
-"""Progress lines of a running extraction: documents done, docs/s and ETA."""
+"""Progress of a running extraction from live counts: documents done, docs/s and ETA.
+
+Documents done = those of committed units plus those the running attempts report in their
+heartbeats after every segment (a few model batches), so the count moves while tasks run,
+not only when one finishes, and an ETA is known within the first minute.
+"""
 from __future__ import annotations
 
 import math
-import threading
 import time
+from dataclasses import dataclass
 
 from ...logs import get_logger
 
@@ -11,52 +16,81 @@ from ...logs import get_logger
 log = get_logger("nag_spark.spark.extract")
 
 
+@dataclass
+class ProgressPoint:
+    """One reading of the progress."""
+
+    done: int
+    total: int | None
+    elapsed: float
+
+    @property
+    def rate(self) -> float:
+        return self.done / self.elapsed if self.elapsed > 0 else 0.0
+
+    @property
+    def eta(self) -> float:
+        if self.total is None or self.rate <= 0:
+            return float("nan")
+        return max(0.0, (self.total - self.done) / self.rate)
+
+    def line(self) -> str:
+        """The log line.
+
+        >>> ProgressPoint(50, 200, 10.0).line()
+        'extract progress: 50/200 docs (25.0%), 5.00 docs/s, ETA 30s'
+        >>> ProgressPoint(0, None, 10.0).line()
+        'extract progress: 0/? docs, 0.00 docs/s, ETA unknown'
+        """
+        eta = f"{self.eta:.0f}s" if math.isfinite(self.eta) else "unknown"
+        if self.total is None:
+            return f"extract progress: {self.done}/? docs, {self.rate:.2f} docs/s, ETA {eta}"
+        done = min(self.done, self.total)
+        pct = 100.0 * done / self.total if self.total else 100.0
+        return f"extract progress: {done}/{self.total} docs ({pct:.1f}%), {self.rate:.2f} docs/s, ETA {eta}"
+
+
 class ExtractProgress:
-    """Logs documents done, docs/s and ETA every ``interval`` seconds from a side thread.
+    """Reads live counts (committed units + heartbeats) and logs a line every ``interval``.
 
     Parameters
     ----------
-    total : int
-        Documents to do in this run.
-    counter : object
-        Anything with a ``value`` counting documents done: the Spark accumulator the
-        workers add to.
+    total : int or None
+        Input rows this run has to go through (None: unknown, JSONL without ``--limit``).
+    committed : callable
+        ``committed() -> int``: rows of the units committed so far.
+    heartbeats : callable
+        ``heartbeats() -> list of dict``: the running attempts' markers (``unit_id``,
+        ``rows_in``).
     interval : float
         Seconds between two lines.
-
-    Examples
-    --------
-    >>> from types import SimpleNamespace
-    >>> progress = ExtractProgress(0, SimpleNamespace(value=0), interval=30.0)
-    >>> progress.line()
-    'extract progress: 0/0 docs (100.0%), 0.00 docs/s, ETA unknown'
+    record : callable, optional
+        ``record(point)`` is also called for every line (the MLflow run's metrics).
     """
 
-    def __init__(self, total: int, counter, interval: float):
-        self.total, self.acc, self.interval = total, counter, interval
+    def __init__(self, total, committed, heartbeats, interval: float, record=None):
+        self.total, self.committed, self.heartbeats = total, committed, heartbeats
+        self.interval, self.record = interval, record
         self.start = time.perf_counter()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._last = self.start
 
-    def done(self) -> int:
-        return int(self.acc.value)
+    def point(self) -> ProgressPoint:
+        running: dict[str, int] = {}
+        for beat in self.heartbeats():
+            running[beat["unit_id"]] = max(running.get(beat["unit_id"], 0), int(beat["rows_in"]))
+        return ProgressPoint(self.committed() + sum(running.values()), self.total,
+                             time.perf_counter() - self.start)
 
     def line(self) -> str:
-        done = min(self.done(), self.total)
-        elapsed = time.perf_counter() - self.start
-        rate = done / elapsed if elapsed > 0 else 0.0
-        eta = (self.total - done) / rate if rate > 0 else float("nan")
-        eta_text = f"{eta:.0f}s" if math.isfinite(eta) else "unknown"
-        pct = 100.0 * done / self.total if self.total else 100.0
-        return f"extract progress: {done}/{self.total} docs ({pct:.1f}%), {rate:.2f} docs/s, ETA {eta_text}"
+        return self.point().line()
 
-    def _loop(self):
-        while not self._stop.wait(self.interval):
-            log.info(self.line())
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
+    def tick(self, force: bool = False) -> None:
+        """Log a line when ``interval`` seconds have passed since the last one."""
+        now = time.perf_counter()
+        if not force and now - self._last < self.interval:
+            return
+        self._last = now
+        point = self.point()
+        log.info(point.line())
+        if self.record is not None:
+            self.record(point)

@@ -1,23 +1,36 @@
-"""Worker side of extraction: the ``mapInArrow`` loop from documents to NAG columns.
+"""Worker side of extraction: one Spark task turns one work unit into one data file.
+
+A task reads its unit (:mod:`.unit_reader`), and the documents flow through a two-stage
+pipeline: a side thread tokenizes the next segment (only the prefix that holds
+``max_length`` tokens, :mod:`nag_spark.kernels.tokenize`) while the model runs the current
+one in token-budget batches (:mod:`nag_spark.kernels.batching`), so the model never waits
+for the tokenizer. Rows go to one parquet file in the table folder, named after the unit,
+the job and the task attempt; nothing is committed here. When the file is complete the task
+writes a small *done* marker into the job's staging folder, which the driver turns into a
+Delta commit (:mod:`.committer`). A heartbeat file per attempt carries live counts for the
+driver's progress lines.
 
 Each Python worker keeps its models in :data:`WORKER_MODELS` (a :class:`.ModelCache`), so a
-model is loaded once per worker, not per batch, partition or job. Inside an Arrow batch the
-documents are sorted by token count and cut into token-budget batches
-(:mod:`nag_spark.kernels.batching`), so padding stays small.
+model is loaded once per worker, not per task or job.
 """
 from __future__ import annotations
 
 import os
 import time
-from typing import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import numpy as np
 
 from ...kernels.batching import run_with_oom_backoff, token_budget_batches
+from ...kernels.tokenize import prefix_token_ids
 from ...logs import get_logger
 from ...models.device import resolve_device
 from ...tables.features import empty_nags, encode_nags
+from . import job_files
 from .model_cache import ModelCache
+from .unit_reader import read_unit
+from .units import WorkUnit
 from .worker_config import WorkerConfig
 
 log = get_logger(__name__)
@@ -37,15 +50,45 @@ def set_threads(threads: int, device: str) -> None:
         torch.set_num_threads(n)
 
 
-def _tokenize(tokenizer, docs: list[str], max_length: int, need_full: bool):
-    enc = tokenizer(docs, add_special_tokens=False, truncation=not need_full,
-                    max_length=None if need_full else max_length)["input_ids"]
-    full = [len(t) for t in enc] if need_full else None
-    return [t[:max_length] for t in enc], full
+@dataclass
+class Segment:
+    """A slice of a unit's rows, tokenized and ready for the model."""
+
+    table: object                  # pyarrow.Table of the rows kept (text present, not skipped)
+    tokens: list
+    full_counts: list | None
+    rows_in: int                   # rows of the unit this segment covers, kept or not
+    empty: int = 0
+    present: int = 0
 
 
-def _top_k_rows(tokens: list[list[int]], backbone, extractor, config: WorkerConfig,
-                device: str) -> dict[str, np.ndarray]:
+def _is_empty(text) -> bool:
+    return text is None or not text.strip()
+
+
+def prepare_segment(table, tokenizer, config: WorkerConfig, skip_docids) -> Segment:
+    """Drop empty texts and docids already in the table, then tokenize (side thread)."""
+    import pyarrow as pa
+
+    docs = table.column("doc").to_pylist()
+    ids = table.column("docid").to_pylist()
+    empty = [_is_empty(d) for d in docs]
+    present = [bool(skip_docids) and i in skip_docids and not e for i, e in zip(ids, empty)]
+    keep = [not (e or p) for e, p in zip(empty, present)]
+    kept = table.filter(pa.array(keep)) if not all(keep) else table
+    texts = [d for d, k in zip(docs, keep) if k]
+    if config.has_token_num:
+        tokens, full = prefix_token_ids(tokenizer, texts, config.max_length), None
+    else:
+        # Without token_num the budget needs every document's full count: the whole text
+        # is tokenized (a cost proportional to document length, paid here, off the model).
+        enc = tokenizer(texts, add_special_tokens=False)["input_ids"]
+        tokens, full = [t[:config.max_length] for t in enc], [len(t) for t in enc]
+    return Segment(kept, tokens, full, table.num_rows, sum(empty), sum(present))
+
+
+def top_k_rows(tokens: list[list[int]], backbone, extractor, config: WorkerConfig,
+               device: str) -> dict[str, np.ndarray]:
     """The NAG matrix ``(rows, L*K)`` per neuron type; rows with no token stay zero."""
     from ...kernels.impact import left_pad
 
@@ -64,56 +107,73 @@ def _top_k_rows(tokens: list[list[int]], backbone, extractor, config: WorkerConf
     return feats
 
 
-def _features_batch(batch, backbone, extractor, config: WorkerConfig, device: str):
-    """One Arrow batch of documents in, one Arrow batch of features rows out."""
+def features_table(segment: Segment, backbone, extractor, config: WorkerConfig, device: str):
+    """The features rows of a segment's documents that have at least one token."""
     import pyarrow as pa
 
-    need_full = not config.has_token_num
-    tokens, full = _tokenize(backbone.tokenizer, batch.column("doc").to_pylist(),
-                             config.max_length, need_full)
-    lengths = [len(t) for t in tokens]
-    feats = _top_k_rows(tokens, backbone, extractor, config, device)
-    valid = np.asarray(lengths) > 0
-    cols = {"docid": batch.column("docid")}
+    lengths = np.asarray([len(t) for t in segment.tokens], dtype=np.int32)
+    feats = top_k_rows(segment.tokens, backbone, extractor, config, device)
+    valid = lengths > 0
+    table = segment.table
+    cols = {"docid": table.column("docid")}
     if config.has_dataset:
-        cols["dataset"] = batch.column("dataset")
-    if need_full:
-        cols["token_num"] = pa.array(full, type=pa.int64())
-    else:
-        cols["token_num"] = batch.column("token_num").cast(pa.int64())
-    cols["n_tokens"] = pa.array(lengths, type=pa.int32())
+        cols["dataset"] = table.column("dataset")
+    cols["token_num"] = (pa.array(segment.full_counts, pa.int64()) if segment.full_counts is not None
+                         else table.column("token_num").cast(pa.int64()))
+    cols["n_tokens"] = pa.array(lengths, pa.int32())
     for t in config.neuron_types:
-        cols[t] = encode_nags(feats[t], valid, config.index_types[t])
+        cols[t] = encode_nags(feats[t], np.ones(len(lengths), bool), config.index_types[t])
     for c in config.carry:
-        cols[c] = batch.column(c)
-    return pa.RecordBatch.from_pydict(cols), sum(lengths)
+        cols[c] = table.column(c)
+    out = pa.table(cols)
+    if config.output_schema is not None:
+        out = out.cast(config.output_schema)
+    return out.filter(pa.array(valid)) if not valid.all() else out
 
 
-def extract_batches(batches: Iterator, config: WorkerConfig, progress=None) -> Iterator:
-    """``mapInArrow`` body: Arrow batches of documents in, Arrow batches of NAGs out.
+def segment_rows(config: WorkerConfig) -> int:
+    """Documents per pipeline segment: a few model batches' worth, so heartbeats are frequent."""
+    return max(32, 4 * config.batch_tokens // max(1, config.max_length))
 
-    Rows whose text has no token come out with ``n_tokens = 0`` and null features; the
-    driver counts and drops them.
 
-    Parameters
-    ----------
-    batches : iterator of pyarrow.RecordBatch
-        ``docid``, ``doc`` [, ``dataset``] [, ``token_num``] [, carried columns].
-    config : WorkerConfig
-    progress : accumulator, optional
-        Gets ``add(rows)`` after each batch (the driver's progress lines).
-    """
+def extract_unit(unit: WorkUnit, done_rows: int, config: WorkerConfig, job: "job_files.JobFiles",
+                 skip_docids=frozenset()) -> dict:
+    """Run one unit from row ``done_rows`` on; returns the done marker it also writes."""
+    started = time.time()
     device = resolve_device(config.device)
     set_threads(config.threads, device)
+    if device == "cpu":
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # the task owns its cores
+    loads = WORKER_MODELS.loads
     backbone, extractor = WORKER_MODELS.get(config, device)
-    for batch in batches:
-        start = time.perf_counter()
-        n = batch.num_rows
-        if n == 0:
-            continue
-        out, n_tokens = _features_batch(batch, backbone, extractor, config, device)
-        if progress is not None:
-            progress.add(n)
-        log.debug("worker %d: %d docs, %d tokens in %.2fs on %s", os.getpid(), n,
-                  n_tokens, time.perf_counter() - start, device)
-        yield out
+    load_s = time.time() - started if WORKER_MODELS.loads > loads else 0.0
+    job_files.pause_for_tests("loaded")
+    table, bad_utf8 = read_unit(unit, config.columns, done_rows)
+    attempt = job_files.attempt_id()
+    # Complete unless --limit cut the unit short (a later run without it does the rest).
+    complete = unit.limit is None or (unit.rows is not None and unit.limit >= unit.rows)
+    tally = job_files.UnitTally(unit.unit_id, unit.app_id, done_rows, attempt, complete)
+    tally.bad_utf8 = bad_utf8
+    step = segment_rows(config)
+    starts = list(range(0, table.num_rows, step))
+    with job.data_writer(unit, attempt) as writer, ThreadPoolExecutor(1) as side:
+        future = side.submit(prepare_segment, table.slice(0, step), backbone.tokenizer, config,
+                             skip_docids) if starts else None
+        for i, _ in enumerate(starts):
+            segment = future.result()
+            if i + 1 < len(starts):
+                future = side.submit(prepare_segment, table.slice(starts[i + 1], step),
+                                     backbone.tokenizer, config, skip_docids)
+            out = features_table(segment, backbone, extractor, config, device)
+            writer.write(out)
+            tally.add(segment, out)
+            job.heartbeat(tally)
+            job_files.pause_for_tests("segment")
+            job_files.fail_once_for_tests(job)
+        tally.file = writer.finish()
+    tally.started, tally.ended, tally.load_seconds = started, time.time(), load_s
+    marker = tally.as_marker()
+    job.mark_done(marker)
+    log.debug("unit %s: %d docs, %d tokens in %.1fs on %s", unit.unit_id, tally.docs,
+              tally.tokens, tally.ended - started, device)
+    return marker

@@ -37,6 +37,12 @@ class WorkerConfig:
         The node's model cache folder (GGUF conversions).
     load_log : str, optional
         A file where every model load appends one line (tests count loads per worker).
+    fmt : {"web", "final"}
+        The input layout.
+    json_schema : pyarrow.Schema, optional
+        A JSONL input's schema as Spark inferred it (every unit parses with it).
+    output_schema : pyarrow.Schema, optional
+        The features table's schema: every data file is written with exactly it.
 
     Examples
     --------
@@ -65,6 +71,17 @@ class WorkerConfig:
     threads: int = 1
     cache_dir: str = ""
     load_log: str | None = None
+    fmt: str = "web"
+    json_schema: object = None
+    output_schema: object = None
+
+    @property
+    def columns(self):
+        """What :func:`~.unit_reader.read_unit` returns for this input."""
+        from .unit_reader import UnitColumns
+
+        return UnitColumns(self.fmt, self.has_dataset, self.has_token_num, tuple(self.carry),
+                           self.json_schema)
 
     def model_key(self, device: str) -> tuple:
         """Which loaded model this config needs on ``device`` (weights, dtype, device)."""

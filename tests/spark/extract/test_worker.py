@@ -1,4 +1,5 @@
-"""The mapInArrow body on Arrow batches, with a fake model (no Spark, no weights).
+"""One work unit in a task, with a fake model (no Spark, no weights): the data file and
+the done marker it leaves for the driver.
 
 The fake tokenizer makes one token per word; the fake extractor's NAG of a document is a
 function of its valid-token count, so each output row can be checked against its input.
@@ -12,16 +13,19 @@ import pyarrow as pa
 import pytest
 import torch
 
-from nag_spark.spark.extract import ModelCache, WorkerConfig, extract_batches
+import pyarrow.parquet as pq
+
+from nag_spark.spark.extract import ModelCache, WorkerConfig, extract_unit
 from nag_spark.spark.extract import worker as worker_module
+from nag_spark.spark.extract.job_files import JobFiles
+from nag_spark.spark.extract.units import plan_units
 
 L, K = 2, 3
 
 
-def fake_tokenizer(docs, add_special_tokens, truncation, max_length):
+def fake_tokenizer(docs, add_special_tokens):
     assert add_special_tokens is False
-    ids = [[len(w) for w in d.split()] for d in docs]
-    return {"input_ids": [t[:max_length] for t in ids] if truncation else ids}
+    return {"input_ids": [[len(w) for w in d.split()] for d in docs]}
 
 
 class FakeExtractor:
@@ -61,36 +65,60 @@ def _config(**kw) -> WorkerConfig:
     return WorkerConfig(**base)
 
 
-def _batch(docs, **extra):
+def _unit(tmp_path, docs, **extra):
     cols = {"docid": [f"d{i}" for i in range(len(docs))], "doc": docs,
             "dataset": ["web"] * len(docs), "title": [f"t{i}" for i in range(len(docs))]}
     cols.update(extra)
-    return pa.RecordBatch.from_pydict(cols)
+    pq.write_table(pa.table(cols), tmp_path / "in.parquet")
+    (unit,), _ = plan_units(str(tmp_path / "in.parquet"), "parquet", unit_rows=100,
+                            max_unit_rows=100, slots=1)
+    job = JobFiles(str(tmp_path / "table"), "jtest").create()
+    return unit, job
 
 
-def test_features_rows_match_their_documents(fake_models):
-    docs = ["one two three four five six", "a b", "", "x y z"]
-    progress = SimpleNamespace(total=0, add=lambda n: setattr(progress, "total", progress.total + n))
-    out = list(extract_batches(iter([_batch(docs), _batch([])]), _config(), progress))
-    assert len(out) == 1 and progress.total == 4  # the empty batch yields nothing
-    rows = out[0].to_pylist()
-    assert [r["docid"] for r in rows] == ["d0", "d1", "d2", "d3"]
-    assert out[0].schema.names == ["docid", "dataset", "token_num", "n_tokens", "fwd_up", "title"]
-    assert [r["token_num"] for r in rows] == [6, 2, 0, 3]  # counted in full: no token_num input
-    assert [r["n_tokens"] for r in rows] == [4, 2, 0, 3]   # kept: max_length 4
+def _rows(job, marker):
+    return pq.read_table(f"{job.table_dir}/{marker['file']}")
+
+
+def test_features_rows_match_their_documents(fake_models, tmp_path):
+    docs = ["one two three four five six", "a b", "", "x y z", "   "]
+    unit, job = _unit(tmp_path, docs)
+    marker = extract_unit(unit, 0, _config(), job)
+    out = _rows(job, marker)
+    rows = out.to_pylist()
+    assert [r["docid"] for r in rows] == ["d0", "d1", "d3"]  # empty texts have no NAG
+    assert marker["empty"] == 2 and marker["docs"] == 3 and marker["rows_in"] == 5
+    assert out.schema.names == ["docid", "dataset", "token_num", "n_tokens", "fwd_up", "title"]
+    assert [r["token_num"] for r in rows] == [6, 2, 3]  # counted in full: no token_num input
+    assert [r["n_tokens"] for r in rows] == [4, 2, 3]   # kept: max_length 4
     # Each NAG is that of its own row (the fake's values are 10 x valid tokens + position).
-    assert [r["fwd_up"] for r in rows] == [[10 * n + v for v in range(L * K)] if n else None
-                                           for n in (4, 2, 0, 3)]
-    assert [r["title"] for r in rows] == ["t0", "t1", "t2", "t3"]
-    assert out[0].schema.field("fwd_up").type == pa.list_(pa.int16())
+    assert [r["fwd_up"] for r in rows] == [[10 * n + v for v in range(L * K)] for n in (4, 2, 3)]
+    assert [r["title"] for r in rows] == ["t0", "t1", "t3"]
+    assert out.schema.field("fwd_up").type == pa.list_(pa.int16())
     # Token budget 8, longest first: the 4- and 3-token documents (2 x 4 padded), then the 2-token one.
     assert fake_models.batch_sizes == [2, 1]
+    # The marker the driver commits from: complete unit, its transaction version.
+    assert marker["version"] == 2 * 5 + 1 and marker["app_id"] == unit.app_id
+    assert job.done_markers()[0][1]["file"] == marker["file"]
 
 
-def test_token_num_of_the_input_is_kept(fake_models):
-    batch = _batch(["a b c"], token_num=pa.array([99], pa.int32()))
-    out = next(extract_batches(iter([batch]), _config(has_token_num=True, has_dataset=False,
-                                                      carry=(), index_types={"fwd_up": "int"})))
+def test_token_num_of_the_input_is_kept(fake_models, tmp_path):
+    unit, job = _unit(tmp_path, ["a b c"], token_num=pa.array([99], pa.int32()))
+    config = _config(has_token_num=True, has_dataset=False, carry=(), index_types={"fwd_up": "int"})
+    out = _rows(job, extract_unit(unit, 0, config, job))
     assert out.schema.names == ["docid", "token_num", "n_tokens", "fwd_up"]
     assert out.column("token_num").type == pa.int64() and out.column("token_num").to_pylist() == [99]
     assert out.schema.field("fwd_up").type == pa.list_(pa.int32())
+
+
+def test_resumed_unit_skips_committed_rows_and_present_docids(fake_models, tmp_path):
+    unit, job = _unit(tmp_path, [f"w{i} x" for i in range(6)])
+    marker = extract_unit(unit, 2, _config(), job, skip_docids=frozenset({"d4"}))
+    assert _rows(job, marker).column("docid").to_pylist() == ["d2", "d3", "d5"]
+    assert marker["present"] == 1 and marker["version"] == 2 * 6 + 1
+
+
+def test_a_unit_with_no_document_writes_no_file(fake_models, tmp_path):
+    unit, job = _unit(tmp_path, ["", " "])
+    marker = extract_unit(unit, 0, _config(), job)
+    assert marker["file"] is None and marker["docs"] == 0 and marker["empty"] == 2

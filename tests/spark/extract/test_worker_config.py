@@ -5,6 +5,7 @@ import dataclasses
 import pickle
 
 import cloudpickle
+import pyarrow as pa
 import pytest
 
 from nag_spark.spark.extract import WorkerConfig
@@ -16,7 +17,9 @@ def _config(**changes) -> WorkerConfig:
         dtype="float32", device="auto", neuron_types=("fwd_up", "att_k"), top_k=20,
         max_length=120, batch_tokens=4096, index_types={"fwd_up": "short", "att_k": "short"},
         has_token_num=True, has_dataset=True, carry=("title",), threads=2,
-        cache_dir="/tmp/models", load_log="/tmp/loads.tsv")
+        cache_dir="/tmp/models", load_log="/tmp/loads.tsv", fmt="final",
+        json_schema=pa.schema([("doc", pa.string())]),
+        output_schema=pa.schema([("docid", pa.string()), ("fwd_up", pa.list_(pa.int16()))]))
     return dataclasses.replace(base, **changes)
 
 
@@ -25,7 +28,8 @@ def test_pickle_round_trip_keeps_every_field():
     for dumps, loads in ((pickle.dumps, pickle.loads), (cloudpickle.dumps, cloudpickle.loads)):
         back = loads(dumps(cfg))
         assert back == cfg and dataclasses.asdict(back) == dataclasses.asdict(cfg)
-    assert len(dataclasses.fields(WorkerConfig)) == 16
+    assert len(dataclasses.fields(WorkerConfig)) == 19
+    assert cfg.columns.fmt == "final" and cfg.columns.carry == ("title",)
 
 
 def test_frozen():
