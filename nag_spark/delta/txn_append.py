@@ -32,6 +32,37 @@ class TableMoved(Exception):
     """Another commit landed since the appender's version; nothing of ours was written."""
 
 
+def create_table(path: str, spark_schema, properties: dict, commit_info: dict | None = None) -> int:
+    """Create an empty Delta table (schema and properties in version 0) with delta-rs.
+
+    Always delta-rs, whichever writer the session uses: the table then carries only the
+    protocol features delta-rs can append to, which :class:`TxnAppender` needs.
+    """
+    import pyarrow as pa
+    from deltalake import DeltaTable
+    from deltalake.transaction import CommitProperties
+    from pyspark.sql.pandas.types import to_arrow_schema
+
+    from .lineage import as_str_dict
+
+    schema = pa.schema([f.with_nullable(True) for f in to_arrow_schema(spark_schema, timezone="UTC")])
+    custom = commit_info_fields(commit_info)
+    meta = user_metadata(commit_info)
+    if meta:
+        custom["userMetadata"] = meta
+    location = Location.parse(path)
+    try:
+        DeltaTable.create(location.uri, schema, mode="error", configuration=as_str_dict(properties),
+                          raise_if_key_not_exists=False,
+                          commit_properties=CommitProperties(custom_metadata=custom))
+    except Exception as exc:  # noqa: BLE001 - another job may have created it just now
+        from .deltars_writer import open_table
+
+        if open_table(location) is None:
+            raise TableError(f"cannot create Delta table {location.uri}: {exc}") from exc
+    return 0
+
+
 class TxnAppender:
     """Appends to one existing Delta table with transaction identifiers (delta-rs).
 

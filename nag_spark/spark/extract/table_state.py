@@ -52,15 +52,16 @@ def _local_dir(output: str) -> str:
     return location.uri
 
 
-def _create(spark, plan, docs, unit_rows: int) -> None:
-    from ...delta import write_table
+def _create(plan, docs, unit_rows: int) -> None:
+    from ...delta.location import Location, check_delta_or_free
+    from ...delta.txn_append import create_table
     from ...tables.features import features_schema
 
+    check_delta_or_free(Location.parse(plan.output))  # never over a folder of other files
     carry = [f for f in docs.df.schema.fields if f.name in plan.worker_config(docs.columns).carry]
     schema = features_schema("dataset" in docs.columns, plan.neuron_types, plan.index_types, carry)
     props = dict(plan.table_properties, **{UNIT_ROWS_KEY: str(unit_rows)})
-    write_table(spark.createDataFrame([], schema), plan.output, mode="append", properties=props,
-                commit_info={"job": "extract", "step": "create"})
+    create_table(plan.output, schema, props, {"job": "extract", "step": "create"})
     log.info("created features table %s (work units of %d rows)", plan.output, unit_rows)
 
 
@@ -87,7 +88,7 @@ def open_features_table(spark, plan, docs, slots: int) -> FeaturesTableState:
                                   max_unit_rows=plan.chunk_docs, slots=slots,
                                   limit=plan.options.limit, version=docs.version)
     if created:
-        _create(spark, plan, docs, unit_rows)
+        _create(plan, docs, unit_rows)
     appender = TxnAppender(plan.output)
     state = FeaturesTableState(plan.output, table_dir, created, unit_rows, appender.version,
                                dict(appender.table.metadata().configuration), appender.schema)
