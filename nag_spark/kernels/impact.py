@@ -26,17 +26,31 @@ equals that of its KV neuron, so impacts are computed on the KV projection and t
 repeated per query head (``repeat_interleave``), which is exact and cheaper than
 expanding activations.
 
-Ties. ``top_k_indices`` keeps the lower neuron index first among equal impacts (a stable
-descending sort). Exact ties are common for ``att_k``/``att_v`` (each KV neuron appears
+Ties. ``top_k_indices`` keeps the lower neuron index first among equal impacts (the order
+of a stable descending sort, taken with ``torch.topk`` on tie-breaking keys:
+:mod:`.reduce`). Exact ties are common for ``att_k``/``att_v`` (each KV neuron appears
 once per query head of its group) and this rule makes the result deterministic on every
-device; ``torch.topk`` leaves tie order unspecified.
+device.
 
-Positions. Documents are left padded; position ids are computed from the attention mask
-(first valid token at position 0), so a document gets the same positions alone or in a
-padded batch.
+Positions and padding. Documents are left padded; position ids are computed from the
+attention mask (first valid token at position 0), so a document gets the same positions
+alone or in a padded batch. Padded positions are zeroed before the reduction, so whatever
+the attention backend leaves there (NaN included for fully masked rows) never reaches an
+impact. A batch without padding (every document fills the batch width, as documents that
+reach ``max_length`` do) is run with no attention mask at all: the model then takes the
+dense causal path (SDPA ``is_causal``, native GQA, flash kernels) with no host sync to
+inspect the mask.
 
-The LM head is never run: the hooks are put on the base model (``model.base_model``), and
-the base model is what is called.
+Work that is not needed is not done. The LM head is never run: the hooks are put on the
+base model (``model.base_model``), and the base model is what is called. The forward also
+stops as soon as the last hooked projection of the last layer has been reduced (a private
+exception raised from that hook): with ``fwd_up`` only, the last layer's activation,
+``down_proj`` and the final norm are skipped.
+
+Host and device. Inputs built on the host are copied to a CUDA model from pinned memory
+with ``non_blocking``; :meth:`NeuronImpact.submit` returns the top-K before it reaches the
+host (:class:`~.transfer.PendingTopK`), so a caller can queue the next batch before it
+waits for this one. On CPU nothing of this applies and results are ready at once.
 """
 from __future__ import annotations
 
@@ -47,6 +61,8 @@ import torch
 
 from ..errors import ConfigError, InputError
 from .neuron_types import NEURON_TYPES, parse_neuron_types  # noqa: F401 (re-exported)
+from .reduce import mean_abs_over_valid, top_k_indices  # noqa: F401 (top_k_indices re-exported)
+from .transfer import PendingTopK, to_device
 
 
 # For each type: candidate module paths inside a decoder layer, the first present wins.
@@ -104,28 +120,6 @@ def _submodule(layer: torch.nn.Module, path: str) -> torch.nn.Module | None:
         return None
 
 
-def top_k_indices(impact: torch.Tensor, k: int) -> torch.Tensor:
-    """Indices of the ``k`` largest values along the last axis, lower index first on ties.
-
-    Parameters
-    ----------
-    impact : Tensor, shape (..., N)
-    k : int
-
-    Returns
-    -------
-    Tensor, shape (..., k), int64, in decreasing impact order.
-
-    Examples
-    --------
-    >>> top_k_indices(torch.tensor([[1.0, 3.0, 3.0, 2.0]]), 2).tolist()
-    [[1, 2]]
-    """
-    if k > impact.shape[-1]:
-        raise InputError(f"top-K {k} is larger than the number of neurons {impact.shape[-1]}")
-    return torch.sort(impact, dim=-1, descending=True, stable=True).indices[..., :k]
-
-
 def left_pad(token_lists: Sequence[Sequence[int]], pad_id: int,
              device: str | torch.device = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
     """Left-pad token id lists into ``(input_ids, attention_mask)`` of shape (B, T).
@@ -146,6 +140,10 @@ def left_pad(token_lists: Sequence[Sequence[int]], pad_id: int,
     return torch.from_numpy(ids).to(device), torch.from_numpy(mask).to(device)
 
 
+class _ForwardDone(Exception):
+    """Raised by the last needed hook: nothing after it is computed."""
+
+
 class NeuronImpact:
     """Hooks on a transformers decoder that compute per-layer neuron impacts and top-K.
 
@@ -158,6 +156,11 @@ class NeuronImpact:
         Any of :data:`NEURON_TYPES`.
     top_k : int
         K, indices kept per layer.
+    stop_early : bool
+        Stop the forward once the last layer's hooked projections are reduced (default).
+    reducer : callable, optional
+        ``reducer(out, weights, counts, pad)``; default
+        :func:`~.reduce.mean_abs_over_valid` (a fused version: :mod:`.fusion`).
 
     Notes
     -----
@@ -173,13 +176,15 @@ class NeuronImpact:
     """
 
     def __init__(self, model: torch.nn.Module, neuron_types: Sequence[str] = ("fwd_up",),
-                 top_k: int = 20):
+                 top_k: int = 20, stop_early: bool = True, reducer=None):
         self.base = base_model_of(model)
         self.layers = decoder_layers(self.base)
         self.neuron_types = parse_neuron_types(neuron_types)
         self.k = int(top_k)
         if self.k <= 0:
             raise InputError(f"top-K must be positive, got {top_k}")
+        self.stop_early = bool(stop_early)
+        self.reducer = reducer or mean_abs_over_valid
         config = self.base.config
         self.n_heads = int(config.num_attention_heads)
         self.n_kv_heads = int(getattr(config, "num_key_value_heads", None) or self.n_heads)
@@ -187,6 +192,8 @@ class NeuronImpact:
         self.n_rep = self.n_heads // self.n_kv_heads
         self._weights: torch.Tensor | None = None  # (B, 1, T) valid-token weights
         self._counts: torch.Tensor | None = None   # (B, 1) valid tokens per document
+        self._pad: torch.Tensor | None = None      # (B, T, 1) True at padding; None: dense
+        self._last_done = 0                        # hooks of the last layer fired so far
         self._impacts: dict[str, list] = {t: [None] * len(self.layers) for t in self.neuron_types}
         self._handles = []
         try:
@@ -221,21 +228,27 @@ class NeuronImpact:
         return int(module.out_features)
 
     def _make_hook(self, t: str, li: int):
+        last = li == len(self.layers) - 1
+
         def hook(module, args, output):
             if self._weights is None:
                 return
             out = output[0] if isinstance(output, tuple) else output
             # q_norm/k_norm outputs are (B, T, heads, head_dim): flatten the heads.
-            out = out.reshape(out.shape[0], out.shape[1], -1).abs()
-            if out.dtype != torch.float32:
-                # bf16 sums over 120 tokens would create spurious ties in the top-K.
-                out = out.float()
-            imp = torch.bmm(self._weights, out).squeeze(1) / self._counts
+            out = out.reshape(out.shape[0], out.shape[1], -1)
+            imp = self.reducer(out, self._weights, self._counts, self._pad)
             if t in _KV_TYPES and self.n_rep > 1:
                 imp = imp.view(imp.shape[0], self.n_kv_heads, -1)
                 imp = imp.repeat_interleave(self.n_rep, dim=1).reshape(imp.shape[0], -1)
             self._impacts[t][li] = imp
+            if last:
+                self._last_done += 1
+                if self.stop_early and self._last_done == len(self.neuron_types):
+                    raise _ForwardDone
         return hook
+
+    def _device(self) -> torch.device:
+        return next(self.base.parameters()).device
 
     @torch.inference_mode()
     def impacts(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -244,32 +257,56 @@ class NeuronImpact:
         Parameters
         ----------
         input_ids, attention_mask : Tensor, shape (B, T)
-            Left padded; each row needs at least one valid token.
+            Left padded; each row needs at least one valid token. Host tensors are best:
+            the checks then need no device sync and the copy is asynchronous.
         """
-        device = next(self.base.parameters()).device
-        input_ids = input_ids.to(device)
-        mask = attention_mask.to(device)
-        counts = mask.sum(dim=1, keepdim=True)
+        device = self._device()
+        counts = attention_mask.sum(dim=1, keepdim=True)
         if bool((counts == 0).any()):
             raise InputError("every document in a batch needs at least one valid token")
-        position_ids = (mask.long().cumsum(dim=1) - 1).clamp(min=0)
-        self._weights = mask[:, None, :].to(torch.float32)
-        self._counts = counts.to(torch.float32)
+        dense = bool(attention_mask.bool().all())
+        input_ids = to_device(input_ids, device)
+        if dense:
+            # No mask: the model builds none and takes its dense causal attention path;
+            # positions default to 0..T-1, which is what the mask would give.
+            mask = position_ids = None
+            self._pad = None
+        else:
+            mask = to_device(attention_mask, device)
+            position_ids = (mask.long().cumsum(dim=1) - 1).clamp(min=0)
+            self._pad = (mask == 0)[:, :, None]
+        self._weights = to_device(attention_mask[:, None, :].to(torch.float32), device)
+        self._counts = to_device(counts.to(torch.float32), device)
+        self._last_done = 0
         try:
-            self.base(input_ids=input_ids, attention_mask=mask, position_ids=position_ids,
-                      use_cache=False)
+            try:
+                self.base(input_ids=input_ids, attention_mask=mask, position_ids=position_ids,
+                          use_cache=False)
+            except _ForwardDone:
+                pass
             out = {t: torch.stack(self._impacts[t], dim=1) for t in self.neuron_types}
         finally:
-            self._weights = self._counts = None
+            self._weights = self._counts = self._pad = None
             for t in self.neuron_types:
                 self._impacts[t] = [None] * len(self.layers)
         return out
 
+    def submit(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> PendingTopK:
+        """Queue one batch; the NAGs come back with :meth:`PendingTopK.result`.
+
+        On CUDA only the ``B × L × K`` indices are copied back, asynchronously into pinned
+        host memory; on CPU the result is ready at once.
+        """
+        imps = self.impacts(input_ids, attention_mask)
+        with torch.inference_mode():
+            # Layer by layer: the int64 sort keys of one (B, N) slice at a time.
+            return PendingTopK({t: torch.stack([top_k_indices(v[:, i], self.k)
+                                                for i in range(v.shape[1])], dim=1)
+                                for t, v in imps.items()})
+
     def top_k(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> dict[str, np.ndarray]:
         """The NAG per neuron type: int64 arrays ``(B, L, K)`` on the host."""
-        imps = self.impacts(input_ids, attention_mask)
-        # Only these B × L × K indices cross from the device to the host.
-        return {t: top_k_indices(v, self.k).cpu().numpy() for t, v in imps.items()}
+        return self.submit(input_ids, attention_mask).result()
 
     def close(self) -> None:
         """Remove the hooks."""

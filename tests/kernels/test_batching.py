@@ -109,3 +109,94 @@ def test_other_errors_are_raised_at_once(empty_cache_calls):
 
     with pytest.raises(RuntimeError, match="shapes"):
         list(run_with_oom_backoff([1, 2], cpu_runtime_error))
+
+
+# ------------------------------------------------------------------ dense batches, learned cap
+
+def test_documents_that_fill_max_length_get_unpadded_batches():
+    lengths = [120, 80, 120, 120, 64, 120]
+    batches = token_budget_batches(lengths, budget=480, dense_length=120)
+    assert batches == [[0, 2, 3, 5], [1, 4]]
+    assert token_budget_batches(lengths, budget=480) == [[0, 2, 3, 5], [1, 4]]  # here the same
+    # Without the rule the 80-token document would share the last full batch's padding.
+    lengths = [120, 120, 120, 80, 80]
+    assert token_budget_batches(lengths, budget=480) == [[0, 1, 2, 3], [4]]
+    assert token_budget_batches(lengths, budget=480, dense_length=120) == [[0, 1, 2], [3, 4]]
+
+
+def test_a_size_that_failed_is_split_up_front_later():
+    from nag_spark.kernels.batching import OomBackoff
+
+    backoff = OomBackoff()
+    run, seen = fake_model(limit=3)
+    parts = list(backoff.run(list(range(8)), run))
+    # 8 fails, then the first 4 fails; the second 4 is split before it runs (learned).
+    assert [len(p) for p, _ in parts] == [2, 2, 2, 2] and backoff.ooms == 2
+    assert backoff.failed_size == 4  # the smallest size that ran out of memory
+    seen.clear()
+    parts = list(backoff.run(list(range(10, 18)), run))
+    assert [len(p) for p, _ in parts] == [2, 2, 2, 2] and backoff.ooms == 2  # no new OOM
+    assert all(len(rows) < 4 for rows in seen)  # nothing of the failed size was tried again
+    # The size measure is the caller's: padded tokens in the worker.
+    tokens = OomBackoff()
+    widths = {0: 100, 1: 100, 2: 10, 3: 10}
+
+    def padded(rows):
+        return len(rows) * max(widths[r] for r in rows)
+
+    def run_tokens(rows):
+        if padded(rows) > 150:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory")
+        return rows
+    assert [p for p, _ in tokens.run([0, 1], run_tokens, size=padded)] == [[0], [1]]
+    assert tokens.failed_size == 200
+    assert [p for p, _ in tokens.run([2, 3], run_tokens, size=padded)] == [[2, 3]]  # 20 tokens fit
+
+
+def test_the_failed_attempt_is_freed_before_the_cache_is_emptied(monkeypatch):
+    """The failed forward's tensors (here an object in a reference cycle, as frames often
+    are) must be gone when the CUDA cache is emptied and the smaller batch retried."""
+    import gc
+    import weakref
+
+    from nag_spark.kernels.batching import run_with_oom_backoff
+
+    class Activations:
+        pass
+
+    refs, freed_at_empty = [], []
+    monkeypatch.setattr(torch.cuda, "empty_cache",
+                        lambda: freed_at_empty.append(all(r() is None for r in refs)))
+
+    def run(rows):
+        held = Activations()
+        held.cycle = held  # only the garbage collector frees it
+        refs.append(weakref.ref(held))
+        if len(rows) > 1:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory")
+        return rows
+
+    gc.disable()  # so that only an explicit collection can free the cycle
+    try:
+        assert [p for p, _ in run_with_oom_backoff([1, 2], run)] == [[1], [2]]
+    finally:
+        gc.enable()
+    assert freed_at_empty == [True]
+
+
+@pytest.mark.parametrize("message, oom", [
+    ("CUDA error: CUBLAS_STATUS_ALLOC_FAILED when calling `cublasCreate(handle)`", True),
+    ("CUDA error: CUBLAS_STATUS_NOT_INITIALIZED when calling `cublasCreate(handle)`", True),
+    ("CUDA error: out of memory", True),
+    ("CUDA error: CUBLAS_STATUS_EXECUTION_FAILED when calling `cublasGemmEx(...)`", False),
+    ("CUDA error: device-side assert triggered", False)])
+def test_cublas_allocation_failures_back_off_too(empty_cache_calls, message, oom):
+    def run(rows):
+        if len(rows) > 1:
+            raise RuntimeError(message)
+        return rows
+    if oom:
+        assert [p for p, _ in run_with_oom_backoff([1, 2, 3], run)] == [[1], [2], [3]]
+    else:
+        with pytest.raises(RuntimeError, match="CUDA error"):
+            list(run_with_oom_backoff([1, 2, 3], run))

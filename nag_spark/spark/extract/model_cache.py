@@ -20,18 +20,25 @@ DEFAULT_CAPACITY = 2
 
 def load_model(config, device: str):
     """Load the backbone of ``config`` (a :class:`.WorkerConfig`) on ``device``."""
+    from ...kernels.fusion import fuse_model
     from ...models import ModelSpec, load_backbone
 
     spec = ModelSpec(config.model_name, config.model_kind, config.model_location)
     cache_dir = Path(config.cache_dir) if config.cache_dir else None
-    return load_backbone(spec, config.dtype, device, cache_dir=cache_dir)
+    backbone = load_backbone(spec, config.dtype, device, cache_dir=cache_dir)
+    # Fusion patches the model before any hook goes on it; the mode in effect picks the
+    # hook's reduction in hook_model.
+    backbone.fusion = fuse_model(backbone.model, getattr(config, "fusion", "off"), device)
+    return backbone
 
 
 def hook_model(backbone, neuron_types, top_k: int):
     """The NAG hooks (:class:`~nag_spark.kernels.impact.NeuronImpact`) on a loaded backbone."""
+    from ...kernels.fusion import reducer_for
     from ...kernels.impact import NeuronImpact
 
-    return NeuronImpact(backbone.model, list(neuron_types), top_k)
+    reducer = reducer_for(getattr(backbone, "fusion", "off"))
+    return NeuronImpact(backbone.model, list(neuron_types), top_k, reducer=reducer)
 
 
 @dataclass
@@ -68,8 +75,9 @@ class ModelCache:
 
     Several GPUs per executor: a reused worker may run its next task on another GPU than
     its last (Spark hands out GPU addresses per task). The device is part of the key, so
-    the model is loaded there too, and ``capacity`` bounds how many copies one worker
-    keeps; with capacity 1 the old copy is freed before the new one loads.
+    the model is loaded there, and the models this worker holds on any other GPU are
+    evicted first: a worker keeps models on one GPU at a time. (The CUDA context it opened
+    on the old GPU stays until the worker exits; one GPU per executor avoids the switch.)
 
     Memory: each cached model holds its weights on its device (GPU memory for CUDA)
     until it is evicted or :meth:`teardown` is called; eviction drops the references,
@@ -115,6 +123,10 @@ class ModelCache:
         with self._lock:
             entry = self._entries.get(key)
             if entry is None:
+                for other in [k for k, e in self._entries.items() if _other_gpu(e.device, device)]:
+                    # A reused worker handed another GPU: one device per worker, or the
+                    # copies (and the memory they pin) pile up on every GPU it ever ran on.
+                    self._evict(other)
                 while len(self._entries) >= self.capacity:
                     # Free the old weights before loading new ones: both may not fit.
                     self._evict(next(iter(self._entries)))
@@ -153,6 +165,11 @@ class ModelCache:
         _free_device(device)
         log.info("model cache: evicted %s", key)
         return True
+
+
+def _other_gpu(held: str, wanted: str) -> bool:
+    """Whether a model held on ``held`` must go before loading on ``wanted`` (two GPUs)."""
+    return str(held).startswith("cuda") and str(wanted).startswith("cuda") and held != wanted
 
 
 def _append_load_line(config, device: str, backbone) -> None:

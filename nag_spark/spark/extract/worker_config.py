@@ -43,6 +43,11 @@ class WorkerConfig:
         A JSONL input's schema as Spark inferred it (every unit parses with it).
     output_schema : pyarrow.Schema, optional
         The features table's schema: every data file is written with exactly it.
+    device_kind : {"cpu", "cuda", ""}
+        Where the driver planned the workers (and chose ``dtype`` for); each worker checks
+        its own device against it. ``""``: no plan, no check.
+    fusion : {"off", "compile", "liger"}
+        Elementwise fusion on GPUs (:mod:`nag_spark.kernels.fusion`).
 
     Examples
     --------
@@ -74,6 +79,8 @@ class WorkerConfig:
     fmt: str = "web"
     json_schema: object = None
     output_schema: object = None
+    device_kind: str = ""
+    fusion: str = "off"
 
     @property
     def columns(self):

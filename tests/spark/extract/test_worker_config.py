@@ -28,7 +28,7 @@ def test_pickle_round_trip_keeps_every_field():
     for dumps, loads in ((pickle.dumps, pickle.loads), (cloudpickle.dumps, cloudpickle.loads)):
         back = loads(dumps(cfg))
         assert back == cfg and dataclasses.asdict(back) == dataclasses.asdict(cfg)
-    assert len(dataclasses.fields(WorkerConfig)) == 19
+    assert len(dataclasses.fields(WorkerConfig)) == 21  # + device_kind, fusion (GPU path)
     assert cfg.columns.fmt == "final" and cfg.columns.carry == ("title",)
 
 
