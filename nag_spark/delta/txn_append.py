@@ -70,13 +70,16 @@ class TxnAppender:
     ----------
     path : str
         A local table path (the files to commit are inside it).
+    version : int, optional
+        Start from this version (default: the latest), e.g. the one a job planned on, so
+        that its first commit is refused (:class:`TableMoved`) if anything landed since.
     """
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, version: int | None = None):
         from .deltars_writer import arrow_schema, require_table
 
         self.location = Location.parse(path)
-        self.table = require_table(self.location)
+        self.table = require_table(self.location, version)
         self.schema = arrow_schema(self.table)
         self.version = int(self.table.version())
 

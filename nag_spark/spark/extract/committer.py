@@ -12,7 +12,8 @@ Exactly once:
   input) finds the unit's transaction version already there and its file is deleted;
 - a commit is tried only on the version the driver last inspected; when another writer
   got there first, the files it added are looked at before trying again, and if they hold
-  any docid of the files about to be committed, the job stops with a
+  any docid of the files about to be committed (then or in any later commit of this job),
+  the job stops with a
   :class:`~nag_spark.errors.TableError` naming the table and the other commit. Nothing
   committed is lost, and a re-run skips the docids that are already there.
 """
@@ -24,7 +25,7 @@ from dataclasses import dataclass, field
 from ...delta.txn_append import TableMoved, TxnAppender
 from ...errors import TableError
 from ...logs import get_logger
-from .job_files import JobFiles, pause_for_tests, unit_of_file
+from .job_files import JobFiles, pause_for_tests
 
 log = get_logger(__name__)
 _EXAMPLES = 5
@@ -52,9 +53,11 @@ class UnitCommitter:
     """Commits one job's finished units into the features table at ``output``."""
 
     def __init__(self, output: str, job: JobFiles, start_versions: dict[str, int | None],
-                 commit_info: dict, units_per_commit: int = 64):
+                 commit_info: dict, units_per_commit: int = 64, base_version: int | None = None):
         self.output, self.job = output, job
-        self.appender = TxnAppender(output)
+        # Start from the version the job planned on (its skipped docids and units come from
+        # it): commits another job made since are then checked before ours, not built upon.
+        self.appender = TxnAppender(output, base_version)
         # The transaction version each unit had when the job planned it: a commit is valid
         # only if nobody moved it since.
         self.start_versions = dict(start_versions)
@@ -62,6 +65,11 @@ class UnitCommitter:
         self.units_per_commit = units_per_commit
         self.tally = CommitTally(version=self.appender.version)
         self.handled: set[str] = set()
+        # Docids that other writers committed while this job ran -> (version, commitInfo).
+        # Kept for the whole job: a foreign commit seen while committing one batch must
+        # also stop any later batch that holds one of its docids (the table need not move
+        # again before that one).
+        self.foreign: dict = {}
 
     # ------------------------------------------------------------ polling
 
@@ -103,6 +111,7 @@ class UnitCommitter:
             batch = fresh
             if not batch:
                 return 0
+            self._refuse_overlap([m for _, m in batch])
             files = [m["file"] for _, m in batch if m.get("file")]
             txns = [(m["app_id"], m["version"]) for _, m in batch]
             info = dict(self.commit_info, units=str(len(batch)))
@@ -113,7 +122,7 @@ class UnitCommitter:
             except TableMoved:
                 before = self.appender.version
                 self.appender.refresh()
-                self._check_foreign(self.appender.added_since(before), [m for _, m in batch])
+                self._note_foreign(self.appender.added_since(before))
         pause_for_tests("postcommit")
         for path, marker in batch:
             self._count(marker)
@@ -143,28 +152,36 @@ class UnitCommitter:
         return set(pq.read_table(os.path.join(self.job.table_dir, relative), columns=["docid"])
                    .column("docid").to_pylist())
 
-    def _check_foreign(self, added: list[tuple[int, str, dict]], markers: list[dict]) -> None:
-        """Refuse to commit docids that another job's commit (in ``added``) holds already."""
-        ours_units = {m["unit_id"] for m in markers}
-        foreign = [(v, p, info) for v, p, info in added if unit_of_file(p) not in ours_units]
-        if not foreign:
+    def _note_foreign(self, added: list[tuple[int, str, dict]]) -> None:
+        """Remember the docids of files other writers added (``added``: since our last look).
+
+        Files of units this job will find committed elsewhere are among them; those units'
+        attempts are dropped before any check, so their docids never clash.
+        """
+        for v, p, info in added:
+            for docid in self._docids(p):
+                self.foreign.setdefault(docid, (v, info))
+
+    def _refuse_overlap(self, markers: list[dict]) -> None:
+        """Refuse to commit docids that another job's commit holds already."""
+        if not self.foreign:
             return
         mine: set = set()
         for m in markers:
             if m.get("file"):
                 mine |= self._docids(m["file"])
-        for v, p, info in foreign:
-            clash = sorted(mine & self._docids(p))
-            if clash:
-                who = info.get("job") or info.get("operation") or "another writer"
-                run = info.get("mlflow_run_id")
-                raise TableError(
-                    f"features table {self.output}: version {v}, committed by {who}"
-                    f"{f' (MLflow run {run})' if run else ''} while this job ran, already holds "
-                    f"{len(clash)} docids this job was about to commit (e.g. "
-                    f"{', '.join(map(repr, clash[:_EXAMPLES]))}): two extractions with "
-                    "overlapping inputs ran at once. This job stopped; what it committed is "
-                    "kept, and a re-run skips the docids already in the table")
+        clash = sorted(d for d in mine if d in self.foreign)
+        if clash:
+            v, info = self.foreign[clash[0]]
+            who = info.get("job") or info.get("operation") or "another writer"
+            run = info.get("mlflow_run_id")
+            raise TableError(
+                f"features table {self.output}: version {v}, committed by {who}"
+                f"{f' (MLflow run {run})' if run else ''} while this job ran, already holds "
+                f"{len(clash)} docids this job was about to commit (e.g. "
+                f"{', '.join(map(repr, clash[:_EXAMPLES]))}): two extractions with "
+                "overlapping inputs ran at once. This job stopped; what it committed is "
+                "kept, and a re-run skips the docids already in the table")
 
 
 def _busy(marker: dict) -> float:

@@ -23,6 +23,9 @@ from .progress import ExtractProgress
 log = get_logger("nag_spark.spark.extract")
 
 POLL_SECONDS = 1.0
+# Spark's spark.python.task.killTimeout (2 s by default) plus a margin: how long a killed
+# task's Python worker may still run.
+PYTHON_KILL_WAIT_S = 2.5
 # A job on another host cannot be probed; after this long its leftovers are removed.
 STALE_AFTER_S = 24 * 3600
 
@@ -83,9 +86,31 @@ def _sweep(job: JobFiles, committed: set) -> None:
         pass
 
 
+def _wait_for_cancelled_tasks(sc, group: str, timeout: float = 60.0) -> None:
+    """Wait until the cancelled job's tasks are gone, so that no attempt writes a data
+    file after :func:`_sweep` (nothing would ever remove it: its job's staging is gone).
+
+    The job fails at once on cancel, its tasks a little later; a task's Python worker may
+    run up to ``spark.python.task.killTimeout`` past its task before Spark kills it.
+    """
+    tracker, deadline = sc.statusTracker(), time.time() + timeout
+    while time.time() < deadline:
+        active = 0
+        for job_id in tracker.getJobIdsForGroup(group):
+            info = tracker.getJobInfo(job_id)
+            for stage_id in info.stageIds if info else ():
+                stage = tracker.getStageInfo(stage_id)
+                active += stage.numActiveTasks if stage else 0
+        if not active:
+            break
+        time.sleep(0.2)
+    time.sleep(PYTHON_KILL_WAIT_S)
+
+
 def _submit(spark, pending, config, job: JobFiles, skip, state: dict):
     from pyspark import InheritableThread
 
+    from .gpu_stage import extraction_stage
     from .worker import extract_unit
 
     sc = spark.sparkContext
@@ -96,10 +121,11 @@ def _submit(spark, pending, config, job: JobFiles, skip, state: dict):
     def body():
         sc.setJobGroup(group, f"nag-spark extraction: {len(items)} work units", interruptOnCancel=True)
         try:
-            state["results"] = sc.parallelize(items, len(items)).map(
-                lambda item: extract_unit(item[0], item[1], config, job,
-                                          skipped.value if skipped is not None else frozenset())
-            ).collect()
+            # The stage asks for GPUs only when planned for them (gpu_stage's module doc).
+            stage = extraction_stage(sc, config)
+            state["slots"] = stage.slots
+            state["results"] = stage.collect(sc, items, lambda item: extract_unit(
+                item[0], item[1], config, job, skipped.value if skipped is not None else frozenset()))
         except BaseException as exc:  # noqa: BLE001 - re-raised by the driver thread
             state["error"] = exc
 
@@ -115,7 +141,8 @@ def run_units(spark, plan, table, config, skip, run_id: str | None, record=None)
     remove_dead_jobs(table.table_dir, set(TxnAppender(table.output).files()))
     job = JobFiles(table.table_dir, "j" + uuid.uuid4().hex[:10]).create()
     committer = UnitCommitter(table.output, job, {u.unit_id: v for u, _, v in table.pending},
-                              {"job": "extract", "mlflow_run_id": run_id or "", "job_id": job.job_id})
+                              {"job": "extract", "mlflow_run_id": run_id or "", "job_id": job.job_id},
+                              base_version=table.version)
     progress = ExtractProgress(table.total_rows, lambda: committer.tally.rows_in, job.heartbeats,
                                plan.options.progress_seconds, record)
     if not table.pending:
@@ -133,13 +160,16 @@ def run_units(spark, plan, table, config, skip, run_id: str | None, record=None)
     except BaseException:
         spark.sparkContext.cancelJobGroup(group)
         thread.join(60)
+        _wait_for_cancelled_tasks(spark.sparkContext, group)
         raise
     finally:
-        _sweep(job, committer.tally.committed_files)
+        # What the table references is never swept, whatever the tally knows: a signal
+        # (SIGTERM, Ctrl-C) may stop the driver between a commit and its bookkeeping.
+        _sweep(job, committer.tally.committed_files | set(TxnAppender(table.output).files()))
     seconds = time.perf_counter() - started
     progress.tick(force=True)
     if "error" in state:
         raise state["error"]
-    slots = max(1, spark.sparkContext.defaultParallelism)
+    slots = max(1, state.get("slots") or spark.sparkContext.defaultParallelism)
     busy = committer.tally.busy_seconds / (slots * seconds) if seconds > 0 else 1.0
     return RunOutcome(committer.tally, min(1.0, busy), seconds)

@@ -17,7 +17,9 @@ from ...errors import InputError
 from ...kernels.neuron_types import parse_neuron_types
 from ...models import MODEL_ALIASES, ModelSpec, describe_model, model_cache_dir, resolve_model_spec
 from ...models.calibrate import choose_dtype
+from ...kernels.fusion import check_fusion
 from ...models.device import planned_device_kind
+from .gpu_stage import gpu_batch_tokens, local_cpus_per_gpu, stage_gpus
 from ...tables.features import FEATURE_COLUMNS, KIND, KIND_KEY, FeaturesLineage, index_type
 from .options import DEFAULT_BATCH_TOKENS, DEFAULT_CHUNK_DOCS, ExtractOptions
 from .worker_config import WorkerConfig
@@ -73,7 +75,7 @@ class ExtractPlan:
         The device setting (``auto`` unless the options or conf say otherwise); each task
         resolves it to its own device.
     dtype : {"float32", "bfloat16"}
-        Resolved for where the workers will run.
+        Resolved for where the workers will run (``device_kind``, checked by each worker).
     lineage : FeaturesLineage
         The output table's lineage.
     carry : tuple of str
@@ -101,6 +103,8 @@ class ExtractPlan:
     load_log: str | None = None
     index_types: Mapping[str, str] = field(default_factory=dict)
     dtype_reason: str = ""
+    device_kind: str = ""
+    fusion: str = "off"
 
     @property
     def table_properties(self) -> dict[str, str]:
@@ -129,7 +133,7 @@ class ExtractPlan:
             carry=tuple(c for c in self.carry if c not in FEATURE_COLUMNS),
             threads=self.threads, cache_dir=self.cache_dir, load_log=self.load_log,
             fmt=self.options.format, json_schema=_arrow_schema(raw_schema),
-            output_schema=output_schema)
+            output_schema=output_schema, device_kind=self.device_kind, fusion=self.fusion)
 
 
 def _arrow_schema(spark_schema):
@@ -140,13 +144,31 @@ def _arrow_schema(spark_schema):
     return to_arrow_schema(spark_schema, timezone="UTC")
 
 
+def _given_or_setting(value, conf: Mapping[str, str] | None, key: str, default: int):
+    # A given value is validated as it is (0 is refused, not replaced); only an absent one
+    # (None) takes the conf's value, then the default.
+    return value if value is not None else nag_setting(conf, key, str(default))
+
+
 def _sizes(opts: ExtractOptions, conf: Mapping[str, str] | None) -> tuple[int, int, int, int]:
-    # `opts.x or conf default`, as released: an option of 0 means "the conf's value", like None.
     return (positive("--top-k", opts.top_k), positive("--max-length", opts.max_length),
-            positive("--batch-tokens", opts.batch_tokens or nag_setting(
-                conf, "extract.batch_tokens", str(DEFAULT_BATCH_TOKENS))),
-            positive("--chunk-docs", opts.chunk_docs or nag_setting(
-                conf, "extract.chunk_docs", str(DEFAULT_CHUNK_DOCS))))
+            positive("--batch-tokens", _given_or_setting(
+                opts.batch_tokens, conf, "extract.batch_tokens", DEFAULT_BATCH_TOKENS)),
+            positive("--chunk-docs", _given_or_setting(
+                opts.chunk_docs, conf, "extract.chunk_docs", DEFAULT_CHUNK_DOCS)))
+
+
+def check_output(opts: ExtractOptions) -> None:
+    """The output location, before any model or data is touched: a features table (or a
+    place to create one) that this job may write and that is not its input; and, when the
+    run is tracked, an MLflow store it may write."""
+    from ...delta.output_check import check_table_output
+    from ...tracking.runs import check_tracking_store
+
+    check_table_output(opts.output, inputs=[("--input", opts.input)], kind=KIND,
+                       kind_key=KIND_KEY)
+    if opts.track:
+        check_tracking_store()
 
 
 def _lineage(spec: ModelSpec, info: dict, types: tuple[str, ...], top_k: int,
@@ -172,6 +194,8 @@ def plan_extraction(opts: ExtractOptions, conf: Mapping[str, str] | None = None,
 
     Raises
     ------
+    TableError
+        An output that is a file, a foreign folder or table, the input, or not writable.
     InputError, ConfigError
         A bad option, an unknown model or neuron type, K above a type's neuron count.
 
@@ -182,8 +206,11 @@ def plan_extraction(opts: ExtractOptions, conf: Mapping[str, str] | None = None,
     (4096, 30)
     """
     conf = conf or {}
+    check_output(opts)
     types = parse_neuron_types(opts.neuron_types)
     top_k, max_length, batch_tokens, chunk_docs = _sizes(opts, conf)
+    if opts.limit is not None:
+        positive("--limit", opts.limit)
     device = opts.device or nag_setting(conf, "extract.device", "auto") or "auto"
     spec = resolve_model_spec(opts.model)
     cache_dir = model_cache_dir(conf)
@@ -192,9 +219,15 @@ def plan_extraction(opts: ExtractOptions, conf: Mapping[str, str] | None = None,
         if top_k > info["n_neurons"][t]:
             raise InputError(f"--top-k {top_k} exceeds the {info['n_neurons'][t]} {t} neurons")
     gpus_per_task = float(conf.get("spark.task.resource.gpu.amount", "0") or 0)
-    kind = planned_device_kind(device, gpus_per_task, local_master)
+    kind = planned_device_kind(device, max(gpus_per_task, stage_gpus(conf)), local_master)
     dtype, dtype_reason = choose_dtype(opts.dtype, kind, spec, cache_dir, conf)
     task_cpus = int(conf.get("spark.task.cpus", "1") or 1)
+    if kind == "cuda":
+        # GPU workers: their own batch size (a CPU profile's small batches would starve a
+        # GPU) and, with a stage-level profile, the cores each extraction task is given.
+        batch_tokens = gpu_batch_tokens(opts.batch_tokens, conf, batch_tokens)
+        task_cpus = int(nag_setting(conf, "extract.stage_cpus")
+                        or (local_cpus_per_gpu() if local_master else task_cpus))
     return ExtractPlan(
         options=opts, output=os.fspath(opts.output), spec=spec, neuron_types=types,
         top_k=top_k, max_length=max_length, batch_tokens=batch_tokens, chunk_docs=chunk_docs,
@@ -203,4 +236,5 @@ def plan_extraction(opts: ExtractOptions, conf: Mapping[str, str] | None = None,
         carry=tuple(opts.carry), threads=int(nag_setting(conf, "extract.threads") or task_cpus),
         cache_dir=str(cache_dir), load_log=nag_setting(conf, "extract.load_log"),
         index_types={t: index_type(info["n_neurons"][t]) for t in types},
-        dtype_reason=dtype_reason)
+        dtype_reason=dtype_reason, device_kind=kind,
+        fusion=check_fusion(nag_setting(conf, "extract.fusion", "off")))

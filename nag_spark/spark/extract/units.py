@@ -2,15 +2,15 @@
 
 A unit is a slice of one input file: ``unit_rows`` rows of one parquet row group (parquet
 folders and Delta tables), or a byte range of a JSONL file (whole file when gzipped). Its
-identity is derived from the input alone (the file's path inside the input, its size, the
-slice), so a re-run, a second job on the same input, and a retried or speculative Spark
+identity is derived from the input alone (the file's path inside the input, its size, a
+digest of its first and last bytes, the slice), so a re-run, a second job on the same input, and a retried or speculative Spark
 task all name the same unit the same way. Each commit carries a Delta transaction
 identifier ``txn(appId = "nag-extract:<unit>", version = rows committed)``
 (:attr:`WorkUnit.app_id`), which is what makes commits idempotent and lets a resumed job
 skip, with one look at the table, every unit already committed. Files appended to the
 input are new units, so a re-run processes exactly them.
 
-Only file metadata is read here (parquet footers, file sizes, the Delta log): the
+Only file metadata is read here (parquet footers, file sizes and ends, the Delta log): the
 driver's work grows with the number of files, not of documents.
 """
 from __future__ import annotations
@@ -99,13 +99,39 @@ def rows_done(version: int | None) -> tuple[int, bool]:
     return int(version) // 2, bool(int(version) % 2)
 
 
-def unit_id(relative: str, size: int, piece: str) -> str:
+def unit_id(relative: str, size: int, piece: str, fingerprint: str = "") -> str:
     """A short stable identity; it also appears in the names of the unit's data files.
 
     >>> unit_id("part-0.parquet", 1024, "rg0:0+8192")
     '079d3b3d1036b80dc0f5abe5'
     """
-    return hashlib.sha1(f"{relative}|{size}|{piece}".encode()).hexdigest()[:24]
+    raw = f"{relative}|{size}|{piece}" + (f"|{fingerprint}" if fingerprint else "")
+    return hashlib.sha1(raw.encode()).hexdigest()[:24]
+
+
+def file_fingerprint(uri: str, size: int, span: int = 1 << 16) -> str:
+    """A digest of a file's first and last ``span`` bytes (a parquet file's tail is its
+    footer: row group offsets and column statistics).
+
+    Name and size alone do not tell two inputs apart: ``a/docs.parquet`` and
+    ``b/docs.parquet`` of one size would share their units, and the second input's
+    documents would be taken as committed and never extracted.
+    """
+    from .unit_reader import _open
+
+    with _open(uri) as fh:
+        head = fh.read(min(size, span))
+        tail = b""
+        if size > span:
+            fh.seek(max(span, size - span))
+            tail = fh.read()
+    return hashlib.sha1(head + tail).hexdigest()[:16]
+
+
+def file_fingerprints(files: Sequence[tuple[str, str, int]]) -> list[str]:
+    """:func:`file_fingerprint` of every file (read in parallel)."""
+    with ThreadPoolExecutor(max_workers=min(16, max(1, len(files)))) as pool:
+        return list(pool.map(lambda f: file_fingerprint(f[0], f[2]), files))
 
 
 def _visible(name: str) -> bool:
@@ -163,28 +189,30 @@ def parquet_row_groups(files: Sequence[tuple[str, str, int]]) -> list[list[int]]
 
 
 def parquet_units(files: Sequence[tuple[str, str, int]], groups: Sequence[Sequence[int]],
-                  unit_rows: int) -> list[WorkUnit]:
+                  unit_rows: int, fingerprints: Sequence[str] | None = None) -> list[WorkUnit]:
     """Slices of ``unit_rows`` rows of every row group of every file, in file order."""
     units = []
-    for (uri, rel, size), counts in zip(files, groups):
+    prints = fingerprints or [""] * len(files)
+    for (uri, rel, size), counts, fp in zip(files, groups, prints):
         for g, n in enumerate(counts):
             for first in range(0, n, unit_rows):
                 rows = min(unit_rows, n - first)
-                units.append(WorkUnit(unit_id(rel, size, f"rg{g}:{first}+{rows}"), uri, "parquet",
+                units.append(WorkUnit(unit_id(rel, size, f"rg{g}:{first}+{rows}", fp), uri, "parquet",
                                       row_group=g, first_row=first, rows=rows))
     return units
 
 
-def json_units(files: Sequence[tuple[str, str, int]], unit_bytes: int) -> list[WorkUnit]:
+def json_units(files: Sequence[tuple[str, str, int]], unit_bytes: int,
+               fingerprints: Sequence[str] | None = None) -> list[WorkUnit]:
     """Byte ranges of ``unit_bytes`` of every JSONL file (a gzipped file is one unit)."""
     units = []
-    for uri, rel, size in files:
+    for (uri, rel, size), fp in zip(files, fingerprints or [""] * len(files)):
         if uri.endswith(".gz") or size <= unit_bytes:
-            units.append(WorkUnit(unit_id(rel, size, "all"), uri, "json"))
+            units.append(WorkUnit(unit_id(rel, size, "all", fp), uri, "json"))
             continue
         for start in range(0, size, unit_bytes):
             end = min(size, start + unit_bytes)
-            units.append(WorkUnit(unit_id(rel, size, f"b{start}-{end}"), uri, "json",
+            units.append(WorkUnit(unit_id(rel, size, f"b{start}-{end}", fp), uri, "json",
                                   start=start, end=end))
     return units
 
@@ -235,12 +263,13 @@ def plan_units(path: str, kind: str, *, unit_rows: int | None, max_unit_rows: in
     if not files:
         raise InputError(f"input {path} holds no data file")
     if kind == "json":
-        units = json_units(files, unit_bytes)
+        units = json_units(files, unit_bytes, file_fingerprints(files))
         return apply_limit(units, limit, count_json_rows), int(unit_rows or max_unit_rows)
     groups = parquet_row_groups(files)
     total = sum(sum(g) for g in groups)
     rows = int(unit_rows or default_unit_rows(min(total, limit or total), slots, max_unit_rows))
-    return apply_limit(parquet_units(files, groups, rows), limit, None), rows
+    units = parquet_units(files, groups, rows, file_fingerprints(files))
+    return apply_limit(units, limit, None), rows
 
 
 def input_rows(units: Sequence[WorkUnit]) -> int | None:

@@ -22,10 +22,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ...kernels.batching import run_with_oom_backoff, token_budget_batches
+from ...kernels.batching import OomBackoff, token_budget_batches
 from ...kernels.tokenize import prefix_token_ids
 from ...logs import get_logger
-from ...models.device import resolve_device
+from ...models.device import bind_device, resolve_device
+from ...models.dtype import verify_on_worker
 from ...tables.features import empty_nags, encode_nags
 from . import job_files
 from .model_cache import ModelCache
@@ -37,6 +38,8 @@ log = get_logger(__name__)
 
 #: The models of this Python worker process, kept across tasks and jobs.
 WORKER_MODELS = ModelCache()
+#: Per model and device, the batch sizes that ran out of memory in this worker.
+WORKER_BACKOFF: dict[tuple, OomBackoff] = {}
 
 
 def set_threads(threads: int, device: str) -> None:
@@ -82,28 +85,60 @@ def prepare_segment(table, tokenizer, config: WorkerConfig, skip_docids) -> Segm
     else:
         # Without token_num the budget needs every document's full count: the whole text
         # is tokenized (a cost proportional to document length, paid here, off the model).
-        enc = tokenizer(texts, add_special_tokens=False)["input_ids"]
+        # (Hugging Face tokenizers fail on an empty batch: a segment whose documents were
+        # all empty or already present has nothing to tokenize.)
+        enc = tokenizer(texts, add_special_tokens=False)["input_ids"] if texts else []
         tokens, full = [t[:config.max_length] for t in enc], [len(t) for t in enc]
     return Segment(kept, tokens, full, table.num_rows, sum(empty), sum(present))
 
 
+class _Ready:
+    """The result of an extractor without :meth:`submit` (test doubles): ready at once."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def result(self):
+        return self.value
+
+
 def top_k_rows(tokens: list[list[int]], backbone, extractor, config: WorkerConfig,
                device: str) -> dict[str, np.ndarray]:
-    """The NAG matrix ``(rows, L*K)`` per neuron type; rows with no token stay zero."""
+    """The NAG matrix ``(rows, L*K)`` per neuron type; rows with no token stay zero.
+
+    Batches are built on the host and handed to the model with :meth:`submit`; each
+    batch's result is read only after the next one is queued (one batch late), so on a
+    GPU the host never waits for the device between batches. Documents that fill
+    ``max_length`` get unpadded batches of their own (the dense attention path).
+    """
     from ...kernels.impact import left_pad
 
     L, K = extractor.num_layers, extractor.k
     lengths = [len(t) for t in tokens]
     feats = {t: empty_nags(len(tokens), L * K, config.index_types[t]) for t in config.neuron_types}
+    submit = getattr(extractor, "submit", None) or (lambda ids, mask: _Ready(extractor.top_k(ids, mask)))
+    backoff = WORKER_BACKOFF.setdefault(config.model_key(device) + config.extractor_key(), OomBackoff())
 
     def run(rows: list[int]):
-        ids, mask = left_pad([tokens[i] for i in rows], backbone.pad_id, device)
-        return extractor.top_k(ids, mask)
+        ids, mask = left_pad([tokens[i] for i in rows], backbone.pad_id)  # host tensors
+        return submit(ids, mask)
 
-    for rows in token_budget_batches(lengths, config.batch_tokens):
-        for part, result in run_with_oom_backoff(rows, run):
-            for t in config.neuron_types:
-                feats[t][part] = result[t].reshape(len(part), L * K)
+    def padded(rows: list[int]) -> int:
+        return len(rows) * max(lengths[i] for i in rows)
+
+    def write(part, pending):
+        result = pending.result()
+        for t in config.neuron_types:
+            feats[t][part] = result[t].reshape(len(part), L * K)
+
+    late = None
+    for rows in token_budget_batches(lengths, config.batch_tokens, dense_length=config.max_length):
+        for part, pending in backoff.run(rows, run, size=padded):
+            if late is not None:
+                write(*late)
+            late = (part, pending)
+    if late is not None:
+        write(*late)
     return feats
 
 
@@ -140,10 +175,15 @@ def extract_unit(unit: WorkUnit, done_rows: int, config: WorkerConfig, job: "job
                  skip_docids=frozenset()) -> dict:
     """Run one unit from row ``done_rows`` on; returns the done marker it also writes."""
     started = time.time()
-    device = resolve_device(config.device)
+    device = resolve_device(config.device, planned=config.device_kind or None)
+    verify_on_worker(config.dtype, device, config.device_kind or None)
+    bind_device(device)  # before any load: the CUDA context and allocations land there
     set_threads(config.threads, device)
     if device == "cpu":
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # the task owns its cores
+    else:
+        # The tokenizer's thread pool gets the task's cores, not every core of the node.
+        os.environ.setdefault("RAYON_NUM_THREADS", str(max(1, int(config.threads))))
     loads = WORKER_MODELS.loads
     backbone, extractor = WORKER_MODELS.get(config, device)
     load_s = time.time() - started if WORKER_MODELS.loads > loads else 0.0

@@ -95,8 +95,9 @@ def test_features_rows_match_their_documents(fake_models, tmp_path):
     assert [r["fwd_up"] for r in rows] == [[10 * n + v for v in range(L * K)] for n in (4, 2, 3)]
     assert [r["title"] for r in rows] == ["t0", "t1", "t3"]
     assert out.schema.field("fwd_up").type == pa.list_(pa.int16())
-    # Token budget 8, longest first: the 4- and 3-token documents (2 x 4 padded), then the 2-token one.
-    assert fake_models.batch_sizes == [2, 1]
+    # Token budget 8, longest first; the 4-token document fills max_length, so it runs alone
+    # (a dense batch, no padding), then the 3- and 2-token ones (2 x 3 padded).
+    assert fake_models.batch_sizes == [1, 2]
     # The marker the driver commits from: complete unit, its transaction version.
     assert marker["version"] == 2 * 5 + 1 and marker["app_id"] == unit.app_id
     assert job.done_markers()[0][1]["file"] == marker["file"]
