@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.nag-spark-installed
 PYTEST_ARGS ?=
 
-.PHONY: demo test venv java-check bench-extract bench-rank compare-figure clean
+.PHONY: demo test venv java-check bench-extract bench-extract-scale bench-rank compare-figure clean
 
 venv: $(STAMP)
 
@@ -28,6 +28,10 @@ test: $(STAMP) java-check
 
 bench-extract: $(STAMP) java-check
 	$(PY) bench/extract_cpu.py
+
+# SIZES=100k,1M keeps it to ~half an hour on 2 cores; the default adds 5M documents.
+bench-extract-scale: $(STAMP) java-check
+	$(PY) bench/extract_scale.py $(if $(SIZES),--sizes $(SIZES))
 
 bench-rank: $(STAMP) java-check
 	$(PY) bench/rank_scale.py
