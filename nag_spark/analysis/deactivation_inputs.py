@@ -29,8 +29,9 @@ def target_profile(plan: DeactivationPlan, df, lineage: FeaturesLineage) -> tupl
     LineageMismatchError
         The table holds no ``fwd_up`` NAGs.
     InputError
-        A missing column, or a target with no rows.
+        A missing column, a target with no rows, a docid twice among them.
     """
+    from ..spark.rank.profiles import check_unique_docids
     from ..spark.targets import collect_target_rows
 
     lineage.require("neuron_types")
@@ -43,6 +44,9 @@ def target_profile(plan: DeactivationPlan, df, lineage: FeaturesLineage) -> tupl
             raise InputError(f"features table {plan.features} has no column {col!r} "
                              f"(columns: {', '.join(df.columns)})")
     (table,) = collect_target_rows(df, [spec], ["docid", NEURON_TYPE], plan.features)
+    # A docid twice would count its NAG twice in the profile (and its text twice).
+    check_unique_docids(table, f"target {spec.name!r} of features table {plan.features}",
+                        action="measured")
     nags = decode_nags(table.column(NEURON_TYPE), num_layers * top_k, NEURON_TYPE)
     profile = TargetProfile.from_nags(nags, num_layers, top_k, n_neurons)
     return table.column("docid").to_pylist(), profile

@@ -90,7 +90,7 @@ def plan_deactivation(opts: DeactivateOptions) -> DeactivationPlan:
         A non-positive ``n_texts`` or ``batch_size``, ``max_length`` below 2, an unknown
         device, a documents path that does not exist.
     ConfigError
-        An unknown target.
+        An unknown target; an MLflow store this job cannot write (when tracking).
     """
     if opts.n_texts <= 0:
         raise InputError(f"--n-texts must be positive, got {opts.n_texts}")
@@ -106,4 +106,10 @@ def plan_deactivation(opts: DeactivateOptions) -> DeactivationPlan:
         detect_input_kind(os.fspath(opts.docs))
     except InputError as exc:
         raise InputError(f"documents (--docs): {exc}") from None
+    if opts.track:
+        # The job's one output is its MLflow run, logged after the model work: make sure
+        # the store takes it before that work starts.
+        from ..tracking.runs import check_tracking_store
+
+        check_tracking_store()
     return DeactivationPlan(opts, resolve_target(opts.target, opts.targets_file), device)

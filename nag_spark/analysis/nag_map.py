@@ -18,8 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
+from ..delta.output_check import check_folder_output, input_pairs
 from ..errors import ConfigError
 from ..logs import get_logger
+from ..tracking.runs import check_tracking_store
 from ..tracking.visualize_run import log_visualize_run
 from .nag_embedding import embed, nag_indicator_matrix, require_viz
 from .nag_sample import FeaturesSource, read_features, sample_map_points
@@ -145,21 +147,28 @@ def nag_map(spark, opts: NagMapOptions) -> NagMap:
 
     Raises
     ------
+    TableError
+        An output folder that is a file, a Delta table, an input or not writable.
     ConfigError
-        scikit-learn missing (``pip install 'nag-spark[viz]'``), L unknown, a bad method.
+        scikit-learn missing (``pip install 'nag-spark[viz]'``), L unknown, a bad method,
+        an MLflow store that cannot be written.
     LineageMismatchError
         Targets whose NAGs come from another model or settings than the pool's.
     InputError
         A missing NAG column or target filter column, fewer than 3 NAGs.
     """
     require_viz()  # before any Spark work
+    check_folder_output(opts.output_dir, inputs=input_pairs(pool=opts.pool, targets=opts.targets))
+    if opts.log_mlflow:
+        check_tracking_store()
     pool = read_features(spark, opts.pool)
     targets = read_features(spark, opts.targets) if opts.targets is not None else None
     lineage = _lineage(pool, targets, opts.neuron_type)
     sample = sample_map_points(
         pool.df, targets.df if targets is not None else None, neuron_type=opts.neuron_type,
         target_filter=opts.target_filter, per_dataset=opts.per_dataset,
-        max_points=opts.max_points, seed=opts.seed)
+        max_points=opts.max_points, seed=opts.seed, pool_name=pool.path or "(DataFrame)",
+        targets_name=(targets.path or "(DataFrame)") if targets is not None else "")
     layers, neurons = _shape(opts, lineage)
     matrix = nag_indicator_matrix(list(sample["nag"]), layers, neurons)
     coords, used = embed(matrix, method=opts.method, seed=opts.seed, tsne_iter=opts.tsne_iter)

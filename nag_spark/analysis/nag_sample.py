@@ -67,11 +67,33 @@ def dataset_quotas(counts: Mapping[str, int], per_dataset: int, max_points: int)
     return {k: min(v, lo) for k, v in want.items() if min(v, lo) > 0}
 
 
+def _dataset_counts(base, what: str) -> dict[str, int]:
+    """Rows per dataset, from the one scan that also proves every docid appears once."""
+    from pyspark.sql import functions as F
+
+    rows = (base.rollup("dataset")
+            .agg(F.count(F.lit(1)).alias("count"), F.count_distinct("docid").alias("ids"),
+                 F.grouping("dataset").alias("total"))
+            .collect())
+    total = next((r for r in rows if r["total"]), None)
+    if total is not None and total["ids"] != total["count"]:
+        from ..spark.rank.pool import refuse_duplicates
+
+        refuse_duplicates(base, what, int(total["count"] - total["ids"]), action="drawn")
+    return {r["dataset"]: r["count"] for r in rows if not r["total"]}
+
+
 def sample_features(df, column: str, *, per_dataset: int, max_points: int, seed: int,
-                    dataset_col: str = "dataset", default_dataset: str = "pool"):
+                    dataset_col: str = "dataset", default_dataset: str = "pool",
+                    what: str = "features"):
     """A bounded, deterministic per-dataset sample of ``df`` as a pandas DataFrame.
 
     Returns at most ``max_points`` rows with ``docid``, ``dataset`` and the NAG column.
+
+    Raises
+    ------
+    InputError
+        A missing column, or a docid that appears twice (``what`` names the table).
     """
     from pyspark.sql import functions as F
     from pyspark.sql.window import Window
@@ -83,7 +105,7 @@ def sample_features(df, column: str, *, per_dataset: int, max_points: int, seed:
     ds = F.col(dataset_col).cast("string") if dataset_col in df.columns else F.lit(default_dataset)
     base = df.select(F.col("docid").cast("string").alias("docid"),
                      F.coalesce(ds, F.lit("(none)")).alias("dataset"), F.col(column).alias("nag"))
-    counts = {r["dataset"]: r["count"] for r in base.groupBy("dataset").count().collect()}
+    counts = _dataset_counts(base, what)
     quotas = dataset_quotas(counts, per_dataset, max_points)
     if not quotas:
         return base.limit(0).toPandas()
@@ -105,7 +127,8 @@ def sample_features(df, column: str, *, per_dataset: int, max_points: int, seed:
 
 def sample_map_points(pool_df, targets_df=None, *, neuron_type: str,
                       target_filter: tuple[str, Sequence[str]] | None, per_dataset: int,
-                      max_points: int, seed: int):
+                      max_points: int, seed: int, pool_name: str = "(DataFrame)",
+                      targets_name: str = "(DataFrame)"):
     """The map's points: a pool sample and, with targets, a target sample (``is_target``).
 
     Targets get their own third of ``max_points``: the map is about where they sit in the
@@ -116,7 +139,7 @@ def sample_map_points(pool_df, targets_df=None, *, neuron_type: str,
     target_budget = max(1, max_points // 3) if targets_df is not None else 0
     pool = sample_features(pool_df, neuron_type, per_dataset=per_dataset,
                            max_points=max(1, max_points - target_budget), seed=seed,
-                           default_dataset="pool")
+                           default_dataset="pool", what=f"pool features {pool_name}")
     parts = [pool.assign(is_target=False)]
     if targets_df is not None:
         if target_filter is not None:
@@ -125,6 +148,7 @@ def sample_map_points(pool_df, targets_df=None, *, neuron_type: str,
                 raise InputError(f"target filter column {col!r} is not in the target features")
             targets_df = targets_df.where(targets_df[col].isin(list(values)))
         targets = sample_features(targets_df, neuron_type, per_dataset=per_dataset,
-                                  max_points=target_budget, seed=seed, default_dataset="target")
+                                  max_points=target_budget, seed=seed, default_dataset="target",
+                                  what=f"target features {targets_name}")
         parts.append(targets.assign(is_target=True))
     return pd.concat(parts, ignore_index=True)

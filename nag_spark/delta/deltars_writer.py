@@ -16,14 +16,13 @@ import pyarrow as pa
 from ..errors import TableError
 from ..logs import get_logger
 from . import staging as st
+from .deltars_commit import MAX_COMMIT_RETRIES, commit_adds, files_added_since
 from .lineage import as_str_dict, check_lineage, commit_info_fields, user_metadata
 from .location import Location, check_delta_or_free
 from .stats import stats_json
 
 log = get_logger(__name__)
 
-# delta-rs retries a conflicting append itself; appends never conflict logically.
-MAX_COMMIT_RETRIES = 20
 # Reader features whose meaning a plain list of parquet files would get wrong.
 _UNSUPPORTED_READER_FEATURES = {"deletionVectors", "columnMapping"}
 # Test hook: "<stage>:<marker file>" makes a write announce itself and wait there.
@@ -154,26 +153,20 @@ def add_actions(location: Location, files: list[st.StagedFile]):
         return list(pool.map(one, files))
 
 
-def _commit_properties(commit_info, write_id: str):
-    from deltalake.transaction import CommitProperties
-
+def _custom_fields(commit_info, write_id: str) -> dict[str, str]:
     custom = commit_info_fields(commit_info)
     meta = user_metadata(commit_info)
     if meta:
         custom["userMetadata"] = meta
     custom[st.WRITE_ID_KEY] = write_id
-    return CommitProperties(custom_metadata=custom, max_commit_retries=MAX_COMMIT_RETRIES)
+    return custom
 
 
-def _committed_write_ids(location: Location):
-    def ids(read_version):
-        table = open_table(location)
-        if table is None:
-            return set()
-        since = -1 if read_version is None else int(read_version)
-        limit = max(1, table.version() - since)
-        return {h.get(st.WRITE_ID_KEY) for h in table.history(limit=limit)} - {None}
-    return ids
+def _commit_properties(commit_info, write_id: str):
+    from deltalake.transaction import CommitProperties
+
+    return CommitProperties(custom_metadata=_custom_fields(commit_info, write_id),
+                            max_commit_retries=MAX_COMMIT_RETRIES)
 
 
 def _version_of(location: Location, write_id: str) -> int:
@@ -184,13 +177,8 @@ def _version_of(location: Location, write_id: str) -> int:
     return table.version()
 
 
-def write(df, location: Location, *, mode: str, properties=None, commit_info=None,
-          partition_by=None, skip_if_empty: bool = False) -> tuple[int | None, int]:
-    """Write ``df`` as one new version; returns ``(version or None, rows written)``.
-
-    ``skip_if_empty`` commits nothing when there are no rows (insert-if-absent).
-    """
-    properties = as_str_dict(properties)
+def _prepare(df, location: Location, mode: str, properties: dict, partition_by):
+    """``(table or None, df, partition columns, Arrow schema)`` after the checks of a write."""
     exists = check_delta_or_free(location)
     table = open_table(location) if exists else None
     if table is not None and mode == "error":
@@ -201,33 +189,45 @@ def write(df, location: Location, *, mode: str, properties=None, commit_info=Non
         table_parts = list(table.metadata().partition_columns)
         if partition_by and partition_by != table_parts:
             raise TableError(f"{location.uri} is partitioned by {table_parts}, not {partition_by}")
-        partition_by = table_parts
-        df = _align_to_table(df, table, location)
-        schema = arrow_schema(table)
-    else:
-        missing = [c for c in partition_by if c not in df.columns]
-        if missing:
-            raise TableError(f"partition columns {missing} are not in the data ({df.columns})")
-        schema = _delta_arrow_schema(df)
+        return table, _align_to_table(df, table, location), table_parts, arrow_schema(table)
+    missing = [c for c in partition_by if c not in df.columns]
+    if missing:
+        raise TableError(f"partition columns {missing} are not in the data ({df.columns})")
+    return table, df, partition_by, _delta_arrow_schema(df)
 
-    st.cleanup_stale(location, _committed_write_ids(location))
+
+def _spark_write(df, staging, partition_by) -> None:
+    spark = df.sparkSession
+    key = "spark.sql.parquet.outputTimestampType"
+    previous = spark.conf.get(key, None)
+    spark.conf.set(key, "TIMESTAMP_MICROS")  # delta-rs reads only micros timestamps
+    try:
+        writer = df.write.mode("errorifexists")
+        if partition_by:
+            writer = writer.partitionBy(*partition_by)
+        writer.parquet(staging.data_spark_uri)
+    finally:
+        if previous is not None:
+            spark.conf.set(key, previous)
+        else:
+            spark.conf.unset(key)
+
+
+def write(df, location: Location, *, mode: str, properties=None, commit_info=None,
+          partition_by=None, skip_if_empty: bool = False) -> tuple[int | None, int]:
+    """Write ``df`` as one new version; returns ``(version or None, rows written)``.
+
+    Rows and properties land in that one version (:mod:`.log_commit`), so no reader ever
+    sees rows under properties that describe others. ``skip_if_empty`` commits nothing
+    when there are no rows (insert-if-absent).
+    """
+    properties = as_str_dict(properties)
+    table, df, partition_by, schema = _prepare(df, location, mode, properties, partition_by)
+    st.cleanup_stale(location, files_added_since(location))
     staging = st.Staging.create(location, table.version() if table is not None else None)
     moved = False
     try:
-        spark = df.sparkSession
-        key = "spark.sql.parquet.outputTimestampType"
-        previous = spark.conf.get(key, None)
-        spark.conf.set(key, "TIMESTAMP_MICROS")  # delta-rs reads only micros timestamps
-        try:
-            writer = df.write.mode("errorifexists")
-            if partition_by:
-                writer = writer.partitionBy(*partition_by)
-            writer.parquet(staging.data_spark_uri)
-        finally:
-            if previous is not None:
-                spark.conf.set(key, previous)
-            else:
-                spark.conf.unset(key)
+        _spark_write(df, staging, partition_by)
         files = staging.staged_files(partition_by)
         actions = add_actions(location, files)
         kept = [(f, a) for f, (a, n) in zip(files, actions) if n > 0]
@@ -240,9 +240,11 @@ def write(df, location: Location, *, mode: str, properties=None, commit_info=Non
         _pause_for_tests("precommit")
         adds = [a for _, a in kept]
         props = _commit_properties(commit_info, staging.write_id)
-        commit_adds(location, table, mode, schema, adds, partition_by, properties, props)
+        version = commit_adds(location, table, mode, schema, adds, partition_by, properties, props,
+                              scratch=staging.root)
         moved = False  # committed: the moved files belong to the table now
-        version = _version_of(location, staging.write_id)
+        _pause_for_tests("postcommit")
+        version = _version_of(location, staging.write_id) if version is None else version
         log.info("committed %d rows in %d files to %s as version %d (%s, delta-rs)",
                  rows, len(adds), location.uri, version, mode)
         return version, rows
@@ -260,59 +262,18 @@ def write(df, location: Location, *, mode: str, properties=None, commit_info=Non
 
 
 def _discard_moved(location: Location, staging, kept) -> None:
-    """Delete files moved for a commit that did not happen (only if it really did not)."""
-    if staging.write_id in _committed_write_ids(location)(staging.read_version):
+    """Delete files moved for a commit that did not happen (only those no commit holds)."""
+    added = files_added_since(location)(staging.read_version)
+    if added is None:
         return
     filesystem, root = location.filesystem()
     for f, _ in kept:
+        if f.relative in added:
+            continue
         try:
             filesystem.delete_file(f"{root.rstrip('/')}/{f.relative}")
         except FileNotFoundError:
             pass
-
-
-def commit_adds(location, table, mode, schema, adds, partition_by, properties, commit_props):
-    """Commit ``adds`` (files already inside the table folder) to ``location``.
-
-    ``table`` is the open table or None to create it; ``schema`` an Arrow schema.
-    """
-    from deltalake import DeltaTable, Schema
-    from deltalake.transaction import create_table_with_add_actions
-
-    if table is None:
-        try:
-            if properties:
-                # delta-rs refuses non-"delta." keys in create_table_with_add_actions; only
-                # DeltaTable.create can set them. Version 0 then holds schema and lineage,
-                # the data lands as the next version.
-                DeltaTable.create(location.uri, schema, mode="error", partition_by=partition_by or None,
-                                  configuration=properties, raise_if_key_not_exists=False,
-                                  commit_properties=commit_props)
-            else:
-                create_table_with_add_actions(location.uri, Schema.from_arrow(schema), adds,
-                                              mode="error", partition_by=partition_by or None,
-                                              commit_properties=commit_props)
-                return
-        except Exception:
-            # Another writer may have created the table first: append to it if it agrees.
-            table = open_table(location)
-            if table is None:
-                raise
-            check_lineage(table.metadata().configuration, properties, location.uri)
-        table = require_table(location)
-        table.create_write_transaction(adds, "append", schema, partition_by=partition_by or None,
-                                       commit_properties=commit_props)
-        return
-    table.create_write_transaction(adds, mode, schema, partition_by=partition_by or None,
-                                   commit_properties=commit_props)
-    if mode == "overwrite" and properties:
-        config = table.metadata().configuration
-        changed = {k: v for k, v in properties.items() if config.get(k) != v}
-        if changed:
-            # Properties cannot ride in the data commit with delta-rs (see above).
-            table = require_table(location)
-            table.alter.set_table_properties(changed, raise_if_not_exists=False,
-                                             commit_properties=commit_props)
 
 
 def table_exists(location: Location) -> bool:

@@ -24,11 +24,16 @@ def check_lineage(existing: Mapping[str, str], wanted: Mapping[str, str], table:
     A key the table lacks counts as a disagreement too: appending features of a known
     model to a table that does not say which model it holds would mix lineages silently.
 
+    The kind of table and, for features, its neuron types are checked first: a table of
+    another kind (or none at all: not written by nag-spark) or of other neuron types is
+    named as such, not by whichever side property happens to differ first.
+
     Raises
     ------
     LineageMismatchError
-        Naming the first differing key, both values and the table.
+        Naming the problem, or the first differing key, both values and the table.
     """
+    _check_kind_and_types(existing, wanted, table)
     for key in sorted(wanted):
         have = existing.get(key)
         if have != wanted[key]:
@@ -38,6 +43,25 @@ def check_lineage(existing: Mapping[str, str], wanted: Mapping[str, str], table:
                 f"{wanted[key]!r} for this write; it holds data of another lineage "
                 "(write to a new path or overwrite it); nothing was written"
             )
+
+
+def _check_kind_and_types(existing: Mapping[str, str], wanted: Mapping[str, str], table: str) -> None:
+    from ..tables.features import KIND_KEY, property_key
+
+    kind = wanted.get(KIND_KEY)
+    if kind is not None and existing.get(KIND_KEY) != kind:
+        have = existing.get(KIND_KEY)
+        what = (f"a {have} table" if have else
+                f"a Delta table nag-spark did not write (it has no property {KIND_KEY!r}: "
+                "an input table, perhaps?)")
+        raise LineageMismatchError(f"table {table} is {what}, not a {kind} table; write to a "
+                                   "new path; nothing was written")
+    types_key = property_key("neuron_types")
+    if types_key in wanted and existing.get(types_key) not in (None, wanted[types_key]):
+        raise LineageMismatchError(
+            f"table {table} holds NAGs of neuron types {existing[types_key]!r}, but this run "
+            f"extracts {wanted[types_key]!r}: one table holds one set of neuron types; write "
+            "to a new path; nothing was written")
 
 
 def required_property(props: Mapping[str, str], key: str, table: str) -> str:

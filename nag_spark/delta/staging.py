@@ -5,8 +5,9 @@ look there (it is not referenced by the log, and names starting with ``_`` are h
 a job that dies while Spark is writing leaves the table exactly as it was. Just before the
 commit the driver moves the parquet files to their final place in the table (keeping
 Spark's unique file names) and records the moves in ``moves.json``; the staging folder is
-then removed. A later write removes staging folders whose writer is gone, and deletes moved
-files whose commit never landed, so crashes leave no garbage behind either.
+then removed (and ``_nag_staging/`` with it once empty). A later write removes staging
+folders whose writer is gone, and deletes the moved files that no commit references, so
+crashes leave no garbage behind either.
 """
 from __future__ import annotations
 
@@ -65,7 +66,15 @@ class Staging:
     def create(cls, location: Location, read_version: int | None) -> "Staging":
         staging = cls(location, uuid.uuid4().hex, read_version)
         filesystem, _ = location.filesystem()
-        filesystem.create_dir(staging.root, recursive=True)
+        for attempt in range(3):
+            try:
+                filesystem.create_dir(staging.root, recursive=True)
+                break
+            except FileNotFoundError:
+                # Another writer removed the (then empty) staging area between our two
+                # mkdirs (see ``remove``): make it again.
+                if attempt == 2:
+                    raise
         owner = {"host": socket.gethostname(), "pid": os.getpid(), "created": time.time(),
                  "read_version": read_version}
         _write_json(filesystem, f"{staging.root}/{OWNER_FILE}", owner)
@@ -106,10 +115,23 @@ class Staging:
             filesystem.move(f.staged, target)
 
     def remove(self) -> None:
+        """Delete this write's folder, and the staging area itself when no other write
+        uses it, so a table keeps no empty ``_nag_staging/``."""
         filesystem, _ = self.location.filesystem()
         try:
             filesystem.delete_dir(self.root)
         except FileNotFoundError:
+            pass
+        remove_empty_area(self.location)
+
+
+def remove_empty_area(location: Location) -> None:
+    """Remove ``<table>/_nag_staging`` if it is empty (local tables: object stores have no
+    empty folders). ``rmdir`` refuses a folder that another writer has just filled."""
+    if location.local:
+        try:
+            os.rmdir(os.path.join(location.uri, STAGING))
+        except OSError:
             pass
 
 
@@ -145,17 +167,19 @@ def _is_stale(owner: dict | None, mtime: float | None, now: float) -> bool:
     return now - float(owner.get("created", now)) > STALE_AFTER_S
 
 
-def cleanup_stale(location: Location, committed_write_ids) -> int:
+def cleanup_stale(location: Location, committed_files) -> int:
     """Remove staging folders of dead writers; returns how many were removed.
 
     Parameters
     ----------
     location : Location
         The table.
-    committed_write_ids : callable
-        ``committed_write_ids(read_version) -> set[str]``: write ids of commits made after
-        ``read_version`` (None: since the table began). A crashed writer's moved files are
-        deleted only when its write id is not among them, i.e. its commit never landed.
+    committed_files : callable
+        ``committed_files(read_version) -> set[str] | None``: table-relative paths of the
+        files added by commits made after ``read_version`` (None: since the table began),
+        or None when that cannot be told. A crashed writer's moved files are deleted
+        exactly when no commit references them: a commit that landed keeps its files
+        (time travel and VACUUM own them), one that never landed leaves nothing behind.
     """
     filesystem, table_root = location.filesystem()
     area = f"{table_root.rstrip('/')}/{STAGING}"
@@ -170,14 +194,15 @@ def cleanup_stale(location: Location, committed_write_ids) -> int:
         mtime = info.mtime.timestamp() if info.mtime else None
         if not _is_stale(owner, mtime, now):
             continue
-        write_id = info.path.rstrip("/").rsplit("/", 1)[-1]
         moves = _read_json(filesystem, f"{info.path}/{MOVES_FILE}") or []
-        if moves and write_id not in committed_write_ids((owner or {}).get("read_version")):
-            for rel in moves:
-                try:
-                    filesystem.delete_file(f"{table_root.rstrip('/')}/{rel}")
-                except FileNotFoundError:
-                    pass
+        committed = committed_files((owner or {}).get("read_version")) if moves else set()
+        if committed is None:
+            moves = []  # the log no longer tells: keep them (VACUUM removes them if unused)
+        for rel in (m for m in moves if m not in committed):
+            try:
+                filesystem.delete_file(f"{table_root.rstrip('/')}/{rel}")
+            except FileNotFoundError:
+                pass
         try:
             filesystem.delete_dir(info.path)
         except FileNotFoundError:
@@ -185,4 +210,6 @@ def cleanup_stale(location: Location, committed_write_ids) -> int:
         removed += 1
         log.info("removed stale staging %s of a writer that did not finish (%s)", info.path,
                  f"pid {owner.get('pid')} on {owner.get('host')}" if owner else "no owner")
+    if removed:
+        remove_empty_area(location)
     return removed

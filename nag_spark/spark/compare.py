@@ -20,8 +20,10 @@ from pathlib import Path
 from typing import Sequence
 
 from ..config import DEFAULT_PROFILE
+from ..delta.output_check import check_folder_output
 from ..tracking.compare import (ComparisonReport, build_report, draw_figures, log_compare_run,
                                 resolve_runs, tracking_at, write_report_files)
+from ..tracking.runs import check_tracking_store
 from .overlap import overlap_counts, read_selection
 
 
@@ -77,18 +79,25 @@ def run_comparison(opts: CompareOptions, spark=None) -> ComparisonReport:
 
     Raises
     ------
+    TableError
+        An output folder that is a file, a Delta table or not writable (checked first).
     InputError
         Missing run ids, runs of another kind, an unknown experiment, fewer than two runs.
     TableError
         A selection table no longer has the recorded version, or its files were vacuumed.
     """
+    check_folder_output(opts.output_dir)
     out = Path(opts.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
     with tracking_at(opts.tracking_uri) as uri:
+        if opts.log_run:
+            check_tracking_store()
         # The runs are checked before Spark starts; their JSON artifacts are read then dropped.
         with tempfile.TemporaryDirectory(prefix="nag-compare-") as tmp:
             runs = resolve_runs(list(opts.run_ids), opts.experiment, opts.last,
                                 artifacts_dir=tmp, uri=uri)
+        # The report must not land inside a selection table it reads.
+        check_folder_output(opts.output_dir, inputs=[(f"run {r.label}", r.output_path) for r in runs])
+        out.mkdir(parents=True, exist_ok=True)
         if spark is None:
             spark = _session(opts.profile)
         selections = [read_selection(spark, r) for r in runs]

@@ -9,6 +9,7 @@ from __future__ import annotations
 # ---------------------------------------------------------------- tags on every run
 KIND_TAG = "nag.kind"
 VERSION_TAG = "nag.version"
+OWNER_TAG = "nag.owner"               # "<host>:<pid>:<start>": who runs it (dead owner: FAILED)
 TABLE_TAG_PREFIX = "nag.table."       # nag.table.<context> = "<path>@v<version>"
 
 # ---------------------------------------------------------------- run-specific tags

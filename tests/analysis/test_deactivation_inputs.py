@@ -53,3 +53,12 @@ def test_lineage_and_column_refusals(plan, features):
         target_profile(plan, features, _lineage(n_neurons={}))
     with pytest.raises(InputError, match="features table feats has no column 'dataset'"):
         target_profile(plan, features.drop("dataset"), _lineage())
+
+
+def test_a_target_docid_twice_is_refused(plan, features):
+    # Issue 13 item 1: its NAG would count twice in the profile.
+    twice = features.unionByName(features.filter("docid = 't2'"))
+    with pytest.raises(InputError, match=r"target 'dataset=hellaswag_train' of features table feats: 1 "
+                                         r"docids appear more than once among the target rows, "
+                                         r"e.g. 't2' \(2x\).*nothing was measured"):
+        target_profile(plan, twice, _lineage())

@@ -47,3 +47,20 @@ def test_a_dataframe_source_has_no_table(spark, synthetic_features):
     src = read_features(spark, synthetic_features({"web": 3}))
     assert src.path is None and src.version is None and dict(src.properties) == {}
     assert src.lineage.num_layers is None
+
+
+def test_duplicate_docids_are_refused_in_the_counting_scan(spark, synthetic_features):
+    # Issue 13 item 1: a docid twice (here once in each of two datasets) is refused by
+    # the scan that counts the datasets, naming an example and the counts.
+    from pyspark.sql import functions as F
+
+    df = synthetic_features({"web": 20, "code": 10})
+    dup = df.withColumn("docid", F.when(F.col("docid") == "code/3", "web/5").otherwise(F.col("docid")))
+    with pytest.raises(InputError, match=r"pool features /p holds 1 duplicate rows: 1 docids appear "
+                                         r"more than once, e.g. 'web/5' \(2x\).*nothing was drawn"):
+        sample_features(dup, "fwd_up", per_dataset=5, max_points=10, seed=0, what="pool features /p")
+    targets = synthetic_features({"hellaswag_train": 6}, prefix="t/").unionByName(
+        synthetic_features({"hellaswag_train": 1}, prefix="t/"))
+    with pytest.raises(InputError, match=r"target features /t holds 1 duplicate rows"):
+        sample_map_points(df, targets, neuron_type="fwd_up", target_filter=None, per_dataset=5,
+                          max_points=9, seed=0, targets_name="/t")

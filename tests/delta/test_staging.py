@@ -1,6 +1,6 @@
 """The staging area: Spark's files found with their partition values, moved with a record
-of the moves, and a dead writer's leftovers removed (its moved files only when its commit
-never landed)."""
+of the moves, and a dead writer's leftovers removed (its moved files only when no commit
+references them)."""
 from __future__ import annotations
 
 import json
@@ -74,9 +74,29 @@ def test_a_dead_writer_whose_commit_never_landed_leaves_nothing(tmp_path):
 def test_a_dead_writer_whose_commit_landed_keeps_its_files(tmp_path):
     table = tmp_path / "t"
     staging = _crashed_writer(table)
-    assert cleanup_stale(Location.parse(str(table)), lambda v: {staging.write_id}) == 1
+    moved = set(json.loads(open(f"{staging.root}/{MOVES_FILE}").read()))
+    assert cleanup_stale(Location.parse(str(table)), lambda v: moved) == 1
     assert (table / "dataset=web" / "part-0.parquet").is_file()
     assert not os.path.exists(staging.root)
+    assert not (table / STAGING).exists()  # the emptied area goes too
+
+
+def test_files_no_commit_references_go_even_if_a_commit_names_the_writer(tmp_path):
+    # Issue 13 item 3: a writer that committed its table's version 0 (schema and
+    # properties, tagged with its write id) and died before its data commit. Judging by
+    # the id, cleanup kept its moved files forever; judging by the files, they go.
+    table = tmp_path / "t"
+    staging = _crashed_writer(table)
+    assert cleanup_stale(Location.parse(str(table)), lambda v: {"some/other-file.parquet"}) == 1
+    assert not (table / "dataset=web" / "part-0.parquet").exists()
+    assert not (table / "dataset=a%20b" / "part-1.parquet").exists()
+
+
+def test_when_the_log_cannot_tell_the_files_are_kept(tmp_path):
+    table = tmp_path / "t"
+    _crashed_writer(table)
+    assert cleanup_stale(Location.parse(str(table)), lambda v: None) == 1
+    assert (table / "dataset=web" / "part-0.parquet").is_file()
 
 
 def test_a_live_writer_is_left_alone(tmp_path):

@@ -76,7 +76,8 @@ def test_null_and_empty_documents_are_skipped_and_counted(spark, tmp_path):
 def test_unreadable_and_missing_files(spark, tmp_path):
     bad = tmp_path / "broken.parquet"
     bad.write_bytes(b"this is not parquet at all")
-    with pytest.raises(InputError, match="cannot read input .*broken.parquet"):
+    with pytest.raises(InputError, match=r"input file .*broken.parquet is not a readable parquet "
+                                         r"file: its footer cannot be read \(.*magic bytes"):
         read_documents(spark, str(bad))
     with pytest.raises(InputError, match="nothing_here.parquet does not exist"):
         read_documents(spark, str(tmp_path / "nothing_here.parquet"))

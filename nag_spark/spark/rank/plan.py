@@ -20,7 +20,8 @@ from ...errors import InputError, TableError
 from ...kernels.neuron_types import NEURON_TYPES
 from ...kernels.profile import layers_label, resolve_layers
 from ...kernels.selection import check_fraction, split_fraction
-from ...tables.features import FeaturesLineage, model_properties
+from ...tables.features import KIND_KEY, FeaturesLineage, model_properties
+from ...tables.selection import KIND as SELECTION_KIND
 from ...tables.selection import clashing_payload
 from .options import RankOptions
 
@@ -109,14 +110,20 @@ def _check_options(opts: RankOptions) -> float:
 
 def _check_locations(spark, opts: RankOptions, target_path: str) -> None:
     from ...delta import table_exists
+    from ...delta.output_check import check_table_output
+    from ...tracking.runs import check_tracking_store
 
+    if known_location(opts.output) in (known_location(opts.pool), known_location(target_path)):
+        raise InputError(f"--output {opts.output} would overwrite an input table")
+    exists = check_table_output(opts.output, inputs=[("--pool", opts.pool),
+                                                     ("--target-features", target_path)],
+                                kind=SELECTION_KIND, kind_key=KIND_KEY)
+    if opts.mode == "error" and (exists or table_exists(opts.output, spark)):
+        raise TableError(f"output table {opts.output} exists (use --mode overwrite)")
     for role, path in (("pool", opts.pool), ("target features", target_path)):
         if not table_exists(path, spark):
             raise TableError(f"{role} table not found: no Delta table at {path}")
-    if known_location(opts.output) in (known_location(opts.pool), known_location(target_path)):
-        raise InputError(f"--output {opts.output} would overwrite an input table")
-    if opts.mode == "error" and table_exists(opts.output, spark):
-        raise TableError(f"output table {opts.output} exists (use --mode overwrite)")
+    check_tracking_store()
 
 
 def _check_columns(opts: RankOptions, pool_df, target_df, target_path: str,
@@ -137,6 +144,25 @@ def _check_columns(opts: RankOptions, pool_df, target_df, target_path: str,
     clash = clashing_payload(opts.payload_cols)
     if clash:
         raise InputError(f"payload column {clash[0]!r} is already a selection column")
+    _check_types(opts, pool_df)
+
+
+_INTEGRAL = ("tinyint", "smallint", "int", "bigint")
+_NUMERIC = _INTEGRAL + ("float", "double")
+
+
+def _check_types(opts: RankOptions, pool_df) -> None:
+    """Token counts must be integers and the quality column numbers: a cast of text would
+    fail deep inside the scan (ANSI mode) or, worse, turn it into nulls silently."""
+    types = {f.name: f.dataType.simpleString() for f in pool_df.schema}
+    if types["token_num"] not in _INTEGRAL:
+        raise InputError(f"pool table {opts.pool}: column 'token_num' is {types['token_num']}; "
+                         "token counts must be integers")
+    if opts.quality_col:
+        have = types[opts.quality_col]
+        if have not in _NUMERIC and not have.startswith("decimal"):
+            raise InputError(f"pool table {opts.pool}: quality column {opts.quality_col!r} is "
+                             f"{have}; --quality-col needs a numeric column")
 
 
 def plan_ranking(spark, opts: RankOptions) -> RankingPlan:

@@ -13,6 +13,7 @@ from .options import RankOptions
 from .plan import RankingPlan
 
 log = get_logger(__package__)  # the ranking job's one logger (nag_spark.spark.rank)
+_EXAMPLES = 5  # offending docids an error message shows
 
 
 @dataclass(frozen=True, eq=False)
@@ -47,14 +48,21 @@ def pool_to_score(plan: RankingPlan, opts: RankOptions, n_target_rows: Sequence[
     return PoolToScore(pool, columns, excluded)
 
 
-def pool_stats(scored, keys: Sequence[str], quality: str | None) -> dict:
-    """One aggregation over the scored pool: rows, tokens, bad token counts, the bounds of
-    each distance column ``k`` (``k_lo``/``k_hi``) and of the quality column."""
+def pool_stats(scored, keys: Sequence[str], quality: str | None,
+               target_docids: Sequence[str] = ()) -> dict:
+    """One aggregation over the scored pool: rows, distinct and null docids, tokens, bad
+    token counts, the bounds of each distance column ``k`` (``k_lo``/``k_hi``) and of the
+    quality column; with ``target_docids`` (target rows of the same table), how many pool
+    rows carry one of them."""
     from pyspark.sql import functions as F
 
     aggs = [F.count(F.lit(1)).alias("docs"), F.sum("token_num").alias("tokens"),
+            F.count_distinct("docid").alias("distinct_ids"),
+            F.sum(F.col("docid").isNull().cast("long")).alias("null_ids"),
             F.sum(F.col("token_num").isNull().cast("long")).alias("null_tokens"),
             F.sum((F.col("token_num") < 0).cast("long")).alias("negative_tokens")]
+    if target_docids:
+        aggs.append(F.sum(F.col("docid").isin(list(target_docids)).cast("long")).alias("target_ids"))
     for k in keys:
         aggs += [F.min(k).alias(f"{k}_lo"), F.max(k).alias(f"{k}_hi")]
     if quality:
@@ -76,6 +84,16 @@ def check_pool(stats: dict, scored, opts: RankOptions) -> None:
 
     if not stats["docs"]:
         raise InputError(f"pool {opts.pool} has no rows to rank")
+    if stats["null_ids"]:
+        raise InputError(f"pool {opts.pool}: column 'docid' has {stats['null_ids']} null values; "
+                         "every document needs its docid")
+    if stats["distinct_ids"] != stats["docs"]:
+        refuse_duplicates(scored, f"pool {opts.pool}", int(stats["docs"] - stats["distinct_ids"]))
+    if stats.get("target_ids"):
+        raise InputError(
+            f"pool {opts.pool}: {stats['target_ids']} docids of the target rows appear again as "
+            "other rows of the same table; a features table must hold each document once "
+            "(was it filled by two extractions at once?): extract into a new table")
     if stats["null_tokens"] or stats["negative_tokens"]:
         bad = scored.filter(F.col("token_num").isNull() | (F.col("token_num") < 0))
         shown = ", ".join(repr(r["docid"]) for r in bad.select("docid").limit(5).collect())
@@ -87,3 +105,18 @@ def check_pool(stats: dict, scored, opts: RankOptions) -> None:
     if opts.quality_col and stats["q_bad"]:
         raise InputError(f"pool {opts.pool}: quality column {opts.quality_col!r} has "
                          f"{stats['q_bad']} null or NaN values")
+
+
+def refuse_duplicates(df, what: str, extra_rows: int, action: str = "ranked") -> None:
+    """Raise the duplicate-docid error for ``df``, with examples (a failure path: one more
+    small aggregation over ``df``)."""
+    from pyspark.sql import functions as F
+
+    dups = df.groupBy("docid").count().filter(F.col("count") > 1)
+    n_ids = dups.count()
+    shown = ", ".join(f"{r['docid']!r} ({r['count']}x)" for r in
+                      dups.orderBy(F.col("count").desc(), "docid").limit(_EXAMPLES).collect())
+    raise InputError(
+        f"{what} holds {extra_rows} duplicate rows: {n_ids} docids appear more than once, e.g. "
+        f"{shown}. A features table must hold each document once (was it filled by two "
+        f"extractions at once?): extract into a new table; nothing was {action}")

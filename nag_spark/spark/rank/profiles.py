@@ -6,6 +6,9 @@ NAG codec and counted into a :class:`~nag_spark.kernels.profile.TargetProfile`.
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
+from ...errors import InputError
 from ...kernels.profile import TargetProfile
 from ...tables.features import decode_nags
 from ..targets import collect_target_rows
@@ -13,19 +16,48 @@ from .options import RankOptions
 from .plan import RankingPlan
 
 
-def target_profiles(plan: RankingPlan, opts: RankOptions) -> tuple[list[TargetProfile], list[int]]:
-    """One profile per target of ``plan``, and the number of target rows it was built from.
+class TargetRows(NamedTuple):
+    """Each target's profile, its row count, and the docids of all target rows."""
+
+    profiles: list[TargetProfile]
+    counts: list[int]
+    docids: list[str]
+
+
+def check_unique_docids(table, what: str, action: str = "ranked") -> None:
+    """Refuse target rows (an Arrow table with ``docid``) in which a docid repeats: its NAG
+    would count twice in the profile."""
+    import pyarrow.compute as pc
+
+    counts = pc.value_counts(table.column("docid")).to_pylist()
+    dups = sorted(((c["counts"], c["values"]) for c in counts if c["counts"] > 1),
+                  key=lambda x: (-x[0], str(x[1])))
+    if dups:
+        shown = ", ".join(f"{d!r} ({n}x)" for n, d in dups[:5])
+        raise InputError(
+            f"{what}: {len(dups)} docids appear more than once among the target rows, e.g. "
+            f"{shown}. A features table must hold each document once (was it filled by two "
+            f"extractions at once?): extract into a new table; nothing was {action}")
+
+
+def target_profiles(plan: RankingPlan, opts: RankOptions) -> TargetRows:
+    """One profile per target of ``plan``, the number of target rows each was built from,
+    and the target rows' docids (checked unique within each target).
 
     Raises
     ------
     InputError
-        A target with no rows, or target NAGs that do not match the table's L, K and N.
+        A target with no rows, a docid twice among its rows, or target NAGs that do not
+        match the table's L, K and N.
     """
-    profiles, counts = [], []
-    tables = collect_target_rows(plan.target_df, plan.specs, [opts.neuron_type], plan.target_path)
-    for table in tables:
-        nags = decode_nags(table.column(0), plan.num_layers * plan.top_k, opts.neuron_type)
+    profiles, counts, docids = [], [], set()
+    tables = collect_target_rows(plan.target_df, plan.specs, ["docid", opts.neuron_type],
+                                 plan.target_path)
+    for spec, table in zip(plan.specs, tables):
+        check_unique_docids(table, f"target {spec.name!r} of {plan.target_path}")
+        nags = decode_nags(table.column(1), plan.num_layers * plan.top_k, opts.neuron_type)
         profiles.append(TargetProfile.from_nags(nags, plan.num_layers, plan.top_k,
                                                 plan.n_neurons, plan.layers, opts.power))
         counts.append(table.num_rows)
-    return profiles, counts
+        docids.update(d for d in table.column("docid").to_pylist() if d is not None)
+    return TargetRows(profiles, counts, sorted(docids))

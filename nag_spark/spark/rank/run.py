@@ -64,7 +64,7 @@ def run_ranking(spark, opts: RankOptions) -> RankResult:
     t0 = time.perf_counter()
     with _timed(timings, "profile"):
         plan = plan_ranking(spark, opts)
-        profiles, n_target_rows = target_profiles(plan, opts)
+        profiles, n_target_rows, target_docids = target_profiles(plan, opts)
     pool = pool_to_score(plan, opts, n_target_rows)
     keys = key_names(len(profiles))
     with rank_run(plan.names, opts.pool, plan.pool_version, opts.experiment, opts.run_name) as run_id:
@@ -73,7 +73,8 @@ def run_ranking(spark, opts: RankOptions) -> RankResult:
         scored_frame = score_frame(pool.df, opts.neuron_type, profiles, keys, pool.columns)
         with _persisted(scored_frame, opts.storage_level) as scored:
             with _timed(timings, "score_and_stats", since=t):
-                stats = pool_stats(scored, keys, "quality" if opts.quality_col else None)
+                stats = pool_stats(scored, keys, "quality" if opts.quality_col else None,
+                                   target_docids if plan.same_table else ())
                 check_pool(stats, scored, opts)
             with _timed(timings, "select"):
                 chosen = select_all(scored, plan, opts, keys, stats, profiles, n_target_rows)

@@ -124,5 +124,13 @@ def test_lineage_and_column_refusals_name_the_problem(spark, bad_tables, tmp_pat
             continue
         with pytest.raises(error, match=message):
             plan_ranking(spark, opts)
+    # An existing selection is refused in mode error; a table of another kind in any mode
+    # (ranking never overwrites a features table that is not one of its inputs).
+    old_sel = str(tmp_path / "old_selection")
+    write_table(read_table(spark, paths["good"]).limit(1), old_sel,
+                properties={"nag.kind": "selection"})
     with pytest.raises(TableError, match=r"exists \(use --mode overwrite\)"):
-        plan_ranking(spark, RankOptions(**dict(good, output=paths["other_k"], mode="error")))
+        plan_ranking(spark, RankOptions(**dict(good, output=old_sel, mode="error")))
+    with pytest.raises(TableError, match=r"other_k is a features table \(nag.kind=features\), "
+                                         r"not a selection table"):
+        plan_ranking(spark, RankOptions(**dict(good, output=paths["other_k"])))
