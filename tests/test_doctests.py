@@ -13,7 +13,7 @@ import pytest
 PURE_PACKAGES = ("nag_spark.kernels", "nag_spark.plots", "nag_spark.tables")
 PURE_MODULES = ("nag_spark.cli", "nag_spark.models.device", "nag_spark.config",
                 "nag_spark.spark.extract.units", "nag_spark.spark.extract.job_files",
-                "nag_spark.spark.extract.progress")
+                "nag_spark.spark.extract.progress", "nag_spark.models.calibrate")
 
 
 def _modules() -> list[str]:

@@ -57,7 +57,8 @@ def test_calibration_on_the_real_model_names_both_timings(spec, monkeypatch):
     m = re.search(r"calibrated: bf16 ([\d.]+)x fp32 speed \((\d+) vs (\d+) ms per \d+x\d+ batch", reason)
     assert m, reason
     assert dtype == ("bfloat16" if float(m.group(1)) >= calibrate.MIN_SPEEDUP else "float32")
-    fp32, bf16 = calibrate.calibrate_cpu(spec.kind, spec.location, spec.name, "")
+    fp32, bf16, agreement = calibrate.calibrate_cpu(spec.kind, spec.location, spec.name, "")
+    assert 0.0 <= agreement <= 1.0
     assert fp32 > 0 and bf16 > 0
 
 
@@ -72,3 +73,14 @@ def test_bf16_must_be_clearly_faster(spec, monkeypatch, fp32_s, bf16_s, expected
     dtype, reason = choose_dtype("auto", "cpu", spec, None, {})
     assert dtype == expected
     assert f"{fp32_s * 1000:.0f} vs {bf16_s * 1000:.0f} ms" in reason and reason.endswith(expected)
+
+
+def test_bf16_that_changes_the_nags_is_not_chosen(spec, monkeypatch):
+    """Faster is not enough: bf16 must also give fp32's top-K sets (>= 99% of them)."""
+    monkeypatch.delenv("NAG_EXTRACT_CPU_CALIBRATION", raising=False)
+    monkeypatch.setattr(calibrate, "cpu_has_native_bf16", lambda: True)
+    monkeypatch.setattr(calibrate, "calibrate_cpu", lambda *a: (3.0, 1.0, 0.885))
+    dtype, reason = calibrate.choose_dtype("auto", "cpu", spec, None)
+    assert dtype == "float32" and "88.5%" in reason
+    monkeypatch.setattr(calibrate, "calibrate_cpu", lambda *a: (3.0, 1.0, 0.995))
+    assert calibrate.choose_dtype("auto", "cpu", spec, None)[0] == "bfloat16"

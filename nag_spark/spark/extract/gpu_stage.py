@@ -19,6 +19,8 @@ not changed: one task per unit.
 """
 from __future__ import annotations
 
+import os
+
 from dataclasses import dataclass
 from typing import Callable, Mapping
 
@@ -144,3 +146,33 @@ def extraction_stage(sc, config, conf: Mapping[str, str] | None = None) -> Extra
         return ExtractionStage()
     cpus = _number(conf, "extract.stage_cpus", int)
     return ExtractionStage(gpus=gpus, cpus=cpus)
+
+
+def task_slots(sc) -> int:
+    """How many tasks the cluster runs at once (``spark.default.parallelism`` is a partition
+    count, not that: our local profile sets it to 8 on any machine).
+
+    ``local``: 1; ``local[N]`` / ``local[N,F]``: N; ``local[*]``: the cores;
+    ``local-cluster[W,C,M]``: W × C / task cpus; a cluster: its executors' cores / task cpus
+    (Spark's default parallelism when that is not known yet).
+    """
+    import re
+
+    conf = sc.getConf()
+    task_cpus = max(1, int(conf.get("spark.task.cpus", "1") or 1))
+    master = sc.master
+    local = re.fullmatch(r"local(?:\[(\*|\d+)(?:,\s*\d+)?\])?", master)
+    if local:
+        n = local.group(1)
+        return 1 if n is None else (os.cpu_count() or 1) if n == "*" else int(n)
+    cluster = re.fullmatch(r"local-cluster\[(\d+),\s*(\d+),\s*\d+\]", master)
+    if cluster:
+        return max(1, int(cluster.group(1)) * int(cluster.group(2)) // task_cpus)
+    try:
+        executors = sc._jsc.sc().getExecutorMemoryStatus().size() - 1  # minus the driver
+        cores = int(conf.get("spark.executor.cores", "0") or 0)
+        if executors > 0 and cores > 0:
+            return max(1, executors * cores // task_cpus)
+    except Exception:  # noqa: BLE001 - not every deployment exposes it
+        pass
+    return max(1, sc.defaultParallelism)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from ...logs import get_logger
 from .committer import CommitTally, UnitCommitter
 from .job_files import JobFiles, _read_json, job_of_file
+from .gpu_stage import task_slots
 from .progress import ExtractProgress
 
 log = get_logger("nag_spark.spark.extract")
@@ -170,6 +171,6 @@ def run_units(spark, plan, table, config, skip, run_id: str | None, record=None)
     progress.tick(force=True)
     if "error" in state:
         raise state["error"]
-    slots = max(1, state.get("slots") or spark.sparkContext.defaultParallelism)
+    slots = max(1, state.get("slots") or task_slots(spark.sparkContext))
     busy = committer.tally.busy_seconds / (slots * seconds) if seconds > 0 else 1.0
     return RunOutcome(committer.tally, min(1.0, busy), seconds)

@@ -7,6 +7,7 @@ from ...logs import get_logger
 from ...tracking.extract_run import (extract_run, record_extract_result, record_extract_start,
                                      record_progress)
 from ..inputs import read_documents
+from .gpu_stage import task_slots
 from .job_runner import run_units
 from .options import ExtractOptions, ExtractResult
 from .plan import plan_extraction
@@ -51,7 +52,7 @@ def run_extraction(spark, opts: ExtractOptions) -> ExtractResult:
     sc = spark.sparkContext
     plan = plan_extraction(opts, dict(sc.getConf().getAll()), local_master=sc.master.startswith("local"))
     docs = read_documents(spark, opts.input, opts.format, carry=plan.carry, check_text=False)
-    table = open_features_table(spark, plan, docs, slots=sc.defaultParallelism)
+    table = open_features_table(spark, plan, docs, slots=task_slots(sc))
     skip = skip_present_docids(spark, table, docs)
     config = plan.worker_config(docs.columns, table.output_schema, docs.raw_schema)
     start = time.perf_counter()

@@ -74,3 +74,22 @@ def test_spark_schedules_the_stage_on_discovered_gpus(tmp_path):
         spans = sorted((float(t[3]), float(t[4])) for t in tasks if t[1] == gpu)
         assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:])), (gpu, spans)
     assert "DEFAULT 2,3" in proc.stdout  # default-profile tasks share the GPUs (0.5 each)
+
+
+def test_task_slots_read_the_master_not_the_partition_count(monkeypatch):
+    """The local profile sets spark.default.parallelism=8 on any machine: slots come from
+    the master (busy share and unit sizes depend on them)."""
+    import os
+    from types import SimpleNamespace
+
+    from nag_spark.spark.extract.gpu_stage import task_slots
+
+    def sc(master, **conf):
+        return SimpleNamespace(master=master, defaultParallelism=8,
+                               getConf=lambda: SimpleNamespace(get=lambda k, d=None: conf.get(k, d)))
+
+    assert task_slots(sc("local")) == 1
+    assert task_slots(sc("local[2]")) == 2 and task_slots(sc("local[3,4]")) == 3
+    assert task_slots(sc("local[*]")) == (os.cpu_count() or 1)
+    assert task_slots(sc("local-cluster[2,1,1024]")) == 2
+    assert task_slots(sc("local-cluster[2,4,1024]", **{"spark.task.cpus": "2"})) == 4
