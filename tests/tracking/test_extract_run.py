@@ -38,7 +38,7 @@ def test_a_run_records_params_input_metrics_and_output(mlflow_uri, tmp_path):
         "input": "docs.parquet", "input_kind": "parquet", "format": "web", "output": out,
         "model": "smollm2-135m", "model_digest": "sha256:abc", "neuron_types": "fwd_up,att_k",
         "top_k": "20", "max_length": "120", "dtype": "float32", "device": "auto",
-        "batch_tokens": "4096", "chunk_docs": "20000", "limit": "None"}
+        "batch_tokens": "4096", "chunk_docs": "20000", "limit": "None", "dtype_reason": ""}
     assert metrics == {"docs_processed": 10.0, "docs_already_present": 2.0,
                        "docs_skipped_empty": 1.0, "docs_skipped_no_tokens": 0.0, "tokens": 500.0,
                        "seconds": 2.0, "docs_per_s": 5.0, "tokens_per_s": 250.0}

@@ -46,13 +46,13 @@ def test_existing_table_of_other_lineage_is_refused_untouched(spark, docs, tmp_p
 
 
 def test_plan_resolves_without_changing_the_options():
-    opts = ExtractOptions("docs.parquet", "feats", top_k="7", max_length="16", batch_tokens=0,
+    opts = ExtractOptions("docs.parquet", "feats", top_k="7", max_length="16", batch_tokens=None,
                           chunk_docs=None, carry=["title", "docid"], track=False)
     conf = {"spark.nag.extract.batch_tokens": "512", "spark.nag.extract.chunk_docs": "9",
             "spark.task.cpus": "3"}
     plan = plan_extraction(opts, conf, local_master=False)
     assert (plan.top_k, plan.max_length, plan.batch_tokens, plan.chunk_docs) == (7, 16, 512, 9)
-    assert (opts.top_k, opts.max_length, opts.batch_tokens, opts.chunk_docs) == ("7", "16", 0, None)
+    assert (opts.top_k, opts.max_length, opts.batch_tokens, opts.chunk_docs) == ("7", "16", None, None)
     assert plan.options is opts and plan.device == "auto" and plan.threads == 3
     assert plan.neuron_types == ("fwd_up",) and plan.index_types == {"fwd_up": "short"}
     assert plan.dtype in ("float32", "bfloat16")
