@@ -71,7 +71,7 @@ def documents(draw):
     elif how == "twice":
         ids = ids + [ids[-1]]
         n += 1
-    kind = draw(st.sampled_from(["absent", "int", "mixed"]))
+    kind = draw(st.sampled_from(["int", "int", "int", "absent", "absent", "mixed"]))
     tokens = None
     if kind != "absent":
         tokens = [draw(st.integers(0, 500)) if kind == "int" else draw(TOKENS) for _ in range(n)]

@@ -220,7 +220,7 @@ def plan_extraction(opts: ExtractOptions, conf: Mapping[str, str] | None = None,
             raise InputError(f"--top-k {top_k} exceeds the {info['n_neurons'][t]} {t} neurons")
     gpus_per_task = float(conf.get("spark.task.resource.gpu.amount", "0") or 0)
     kind = planned_device_kind(device, max(gpus_per_task, stage_gpus(conf)), local_master)
-    dtype, dtype_reason = choose_dtype(opts.dtype, kind, spec, cache_dir, conf)
+    dtype, dtype_reason = _existing_dtype(opts) or choose_dtype(opts.dtype, kind, spec, cache_dir, conf)
     task_cpus = int(conf.get("spark.task.cpus", "1") or 1)
     if kind == "cuda":
         # GPU workers: their own batch size (a CPU profile's small batches would starve a
@@ -238,3 +238,21 @@ def plan_extraction(opts: ExtractOptions, conf: Mapping[str, str] | None = None,
         index_types={t: index_type(info["n_neurons"][t]) for t in types},
         dtype_reason=dtype_reason, device_kind=kind,
         fusion=check_fusion(nag_setting(conf, "extract.fusion", "off")))
+
+
+def _existing_dtype(opts: ExtractOptions):
+    """``auto`` resuming a features table keeps the table's dtype: a new calibration must
+    not refuse the re-run for another lineage."""
+    if opts.dtype != "auto":
+        return None
+    from ...delta.deltars_writer import open_table
+    from ...delta.location import Location
+
+    try:
+        table = open_table(Location.parse(os.fspath(opts.output)))
+    except Exception:  # noqa: BLE001 - not a readable table: the output check says why
+        return None
+    if table is None:
+        return None
+    dtype = FeaturesLineage.from_properties(table.metadata().configuration, opts.output).dtype
+    return (dtype, f"auto resuming {opts.output}: its dtype {dtype}") if dtype else None

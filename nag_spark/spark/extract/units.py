@@ -166,9 +166,11 @@ def _delta_files(path: str, version: int | None) -> list[tuple[str, str, int]]:
     if table.metadata().partition_columns:
         raise InputError(f"input Delta table {path} is partitioned; extraction reads "
                          "unpartitioned document tables (write the documents without partitions)")
-    actions = table.get_add_actions(flatten=True).to_pydict()
+    actions = table.get_add_actions(flatten=True)
+    paths = [str(p) for p in actions.column("path").to_pylist()]
+    sizes = [int(n) for n in actions.column("size_bytes").to_pylist()]
     root = location.uri.rstrip("/")
-    files = [(f"{root}/{rel}", rel, int(size)) for rel, size in zip(actions["path"], actions["size_bytes"])]
+    files = [(f"{root}/{rel}", rel, size) for rel, size in zip(paths, sizes)]
     return sorted(files, key=lambda f: f[1])
 
 

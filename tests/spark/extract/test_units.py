@@ -193,3 +193,15 @@ def test_two_inputs_with_one_file_name_and_size_are_different_units(tmp_path):
     (tmp_path / "c" / "docs.parquet").write_bytes((tmp_path / "a" / "docs.parquet").read_bytes())
     c, _ = plan_units(str(tmp_path / "c"), "parquet", unit_rows=10, max_unit_rows=10, slots=1)
     assert [u.unit_id for u in c] == [u.unit_id for u in a]
+
+
+def test_a_delta_input_is_planned_from_its_log(tmp_path):
+    """Regression: planning a Delta input read the add actions with a method they lack."""
+    import pyarrow as pa
+    from deltalake import write_deltalake
+
+    from nag_spark.spark.extract.units import plan_units as plan
+
+    write_deltalake(str(tmp_path / "docs"), pa.table({"docid": ["a", "b", "c"], "doc": ["x", "y", "z"]}))
+    units, _ = plan(str(tmp_path / "docs"), "delta", unit_rows=None, max_unit_rows=100, slots=2)
+    assert sum(u.rows for u in units) == 3 and all(u.kind == "parquet" for u in units)
