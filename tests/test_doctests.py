@@ -15,7 +15,7 @@ PURE_MODULES = ("nag_spark.cli", "nag_spark.models.device", "nag_spark.config",
                 "nag_spark.spark.extract.units", "nag_spark.spark.extract.job_files",
                 "nag_spark.spark.extract.progress", "nag_spark.models.calibrate",
                 "nag_spark.delta.log_commit", "nag_spark.delta.output_check",
-                "nag_spark.spark.input_checks")
+                "nag_spark.spark.input_checks", "nag_spark.tracking.rank_run")
 
 
 def _modules() -> list[str]:

@@ -10,6 +10,7 @@ nothing from the Spark layer; the histograms are
 from __future__ import annotations
 
 import contextlib
+import re
 import tempfile
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -75,12 +76,13 @@ def rank_metrics(result, histograms: Sequence) -> dict[str, float | None]:
     ``excluded_target_rows``, ``targets``, ``timings``); ``histograms`` one per target.
     """
     multi = len(result.targets) > 1
+    suffixes = target_key_parts([o.name for o in result.targets])
     metrics = {"pool_docs": result.pool_docs, "pool_tokens": result.pool_tokens,
                "pool_excluded_target_docs": result.excluded_target_rows,
                "selected_docs": sum(o.selected_docs for o in result.targets),
                "selected_tokens": sum(o.selected_tokens for o in result.targets)}
-    for o, hist in zip(result.targets, histograms):
-        sfx = f".{o.name}" if multi else ""
+    for o, hist, part in zip(result.targets, histograms, suffixes):
+        sfx = f".{part}" if multi else ""
         metrics.update({f"target_docs{sfx}": o.n_target_rows, f"budget_tokens{sfx}": o.budget,
                         f"boundary{sfx}": o.boundary, f"boundary_rows{sfx}": o.boundary_rows,
                         f"refinement_rounds{sfx}": o.refinement_rounds})
@@ -91,6 +93,27 @@ def rank_metrics(result, histograms: Sequence) -> dict[str, float | None]:
             metrics[f"distance_q{int(round(q * 100)):02d}{sfx}"] = v
     metrics.update({f"time_{k}_s": v for k, v in result.timings.items()})
     return metrics
+
+
+def target_key_parts(names: Sequence[str]) -> list[str]:
+    """Each target's name as it may appear in a metric or artifact name.
+
+    Inline targets are filters such as ``dataset=books``; MLflow refuses ``=`` (and ``,``)
+    in metric names and ``/`` would make an artifact path, so other characters become
+    ``_``. Two names that clash after that get ``_2``, ``_3``, ... so no metric is overwritten.
+
+    >>> target_key_parts(["hellaswag", "dataset=books", "dataset_books"])
+    ['hellaswag', 'dataset_books', 'dataset_books_2']
+    """
+    parts: list[str] = []
+    for name in names:
+        part = re.sub(r"[^\w.\- ]", "_", str(name)).strip(". ") or "target"
+        base, n = part, 1
+        while part in parts:
+            n += 1
+            part = f"{base}_{n}"
+        parts.append(part)
+    return parts
 
 
 def distance_histogram(outcomes: Sequence, histograms: Sequence, key: str) -> dict:
@@ -108,11 +131,12 @@ def distance_histogram(outcomes: Sequence, histograms: Sequence, key: str) -> di
 def _log_profiles(outcomes: Sequence, profiles: Sequence, num_layers: int, tmp: Path) -> None:
     from ..plots import plot_profile_heatmap
 
-    for i, (o, p) in enumerate(zip(outcomes, profiles)):
-        stem = "profile" if i == 0 else f"profile_{o.name}"
+    parts = target_key_parts([o.name for o in outcomes])
+    for i, (o, p, part) in enumerate(zip(outcomes, profiles, parts)):
+        stem = "profile" if i == 0 else f"profile_{part}"
         p.save(tmp / f"{stem}.npz")
         log_file(tmp / f"{stem}.npz", PROFILE_DIR)
-        png = "profile_heatmap" if i == 0 else f"profile_heatmap_{o.name}"
+        png = "profile_heatmap" if i == 0 else f"profile_heatmap_{part}"
         plot_profile_heatmap(p.weights, tmp / f"{png}.png",
                              title=f"Target profile of {o.name} ({num_layers} layers)")
         log_file(tmp / f"{png}.png", PLOTS_DIR)

@@ -48,3 +48,14 @@ def test_distance_histogram_json():
                              "combined_score")
     assert two["key"] == "combined_score" and set(two["by_target"]) == {"a", "b"}
     assert two["counts"] == one["counts"]  # the first target's histogram of the whole pool
+
+
+def test_inline_target_names_give_metric_names_mlflow_accepts():
+    from mlflow.utils.validation import _validate_metric_name
+
+    names = ["dataset=books", "dataset=web,source=cc", "a/b", "hellaswag"]
+    m = rank_metrics(_result(*(_target(n, 2) for n in names)), [_hist(i) for i in range(4)])
+    for key in m:
+        _validate_metric_name(key)  # raises on '=', ',' and path-like names
+    assert m["selected_docs.dataset_books"] == 2 and m["selected_docs.hellaswag"] == 2
+    assert len([k for k in m if k.startswith("boundary.")]) == 4  # no name overwrote another
