@@ -7,7 +7,8 @@
   exit status 0, or 2 with ``error: <message>`` on stderr;
 - :class:`TableState`: a table's version, rows and properties as independent readers see
   them, to prove a refused run left it unchanged;
-- writers of odd inputs (invalid UTF-8 text, truncated files).
+- writers of odd inputs (invalid UTF-8 text, truncated files);
+- :func:`kill_session`: SIGKILL every process of a job started in a session of its own.
 
 Imported by basename (``tests`` is on ``sys.path``).
 """
@@ -15,7 +16,10 @@ from __future__ import annotations
 
 import io
 import os
+import signal
+import subprocess
 import sys
+import time
 from contextlib import redirect_stderr
 from dataclasses import dataclass
 from pathlib import Path
@@ -140,3 +144,39 @@ def run_cli(job: str, argv: list[str]) -> JobOutcome:
     with redirect_stderr(err):
         status = module.main(argv)
     return JobOutcome(status, err.getvalue())
+
+
+def session_pids(sid: int) -> list[int]:
+    """The live processes of session ``sid`` (from /proc; zombies left out)."""
+    pids = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[3]) == sid and fields[0] != "Z":
+            pids.append(int(name))
+    return pids
+
+
+def kill_session(proc: subprocess.Popen) -> list[int]:
+    """SIGKILL every process of the session ``proc`` leads (started with
+    ``start_new_session=True``): PySpark's daemon moves its workers into a process group of
+    their own, so killing the job's group alone would leave them running. Returns the
+    killed pids; fails if any survives."""
+    killed: set[int] = set()
+    deadline = time.time() + 30
+    while time.time() < deadline and (pids := session_pids(proc.pid)):
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                killed.add(pid)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.2)
+    proc.wait(30)
+    assert not session_pids(proc.pid), "processes of a killed job survived"
+    return sorted(killed)

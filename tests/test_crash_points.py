@@ -31,7 +31,7 @@ from pathlib import Path
 
 import pytest
 
-from fault_fixtures import REPO, TableState, job_env, tiny_model_dir
+from fault_fixtures import REPO, TableState, job_env, kill_session, tiny_model_dir
 
 sys.path.insert(0, str(REPO / "tests" / "spark" / "rank"))
 from rank_fixtures import synthetic_pool, write_features  # noqa: E402
@@ -54,32 +54,6 @@ def _start(job: str, args: list[str], log: Path, **env) -> subprocess.Popen:
                                 stderr=subprocess.STDOUT, start_new_session=True)
 
 
-def _session(sid: int) -> list[int]:
-    out = []
-    for name in os.listdir("/proc"):
-        try:
-            with open(f"/proc/{name}/stat") as fh:
-                fields = fh.read().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if name.isdigit() and int(fields[3]) == sid and fields[0] != "Z":
-            out.append(int(name))
-    return out
-
-
-def _kill_all(proc: subprocess.Popen) -> None:
-    """SIGKILL every process of the job's session (PySpark's workers leave its group)."""
-    deadline = time.time() + 30
-    while (pids := _session(proc.pid)) and time.time() < deadline:
-        for pid in pids:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        time.sleep(0.2)
-    proc.wait(30)
-
-
 def _launch(job, args, tmp_path, stage, env_key="NAG_DELTA_TEST_PAUSE", **env):
     """Start a job that pauses at ``stage``: ``(process, marker, log)``."""
     marker = tmp_path / f"paused-{job}-{stage}-{time.time_ns()}"
@@ -99,7 +73,7 @@ def _wait_paused(started, timeout: float = 420) -> None:
                 waiting.remove(item)
             elif proc.poll() is not None or time.time() > deadline:
                 for other, _, _ in started:
-                    _kill_all(other)
+                    kill_session(other)
                 pytest.fail(f"a job never reached its pause (exit {proc.returncode}):\n"
                             f"{log.read_text()[-4000:]}")
         time.sleep(0.2)
@@ -192,7 +166,7 @@ def test_rank_killed_at_every_point_of_its_write(spark, features, tmp_path, mlfl
                                 tmp_path, "precommit", MLFLOW_TRACKING_URI=mlflow_uri)
     _wait_paused(list(jobs.values()))
     for proc, _, _ in jobs.values():
-        _kill_all(proc)
+        kill_session(proc)
 
     for stage in stages:
         out = tmp_path / stage
@@ -271,7 +245,7 @@ def test_extract_killed_or_terminated_at_a_unit_commit(spark, docs, tmp_path, ml
                          MLFLOW_TRACKING_URI=mlflow_uri)
             for sig, stage in (("kill", "precommit"), ("term", "postcommit"))}
     _wait_paused(list(jobs.values()))
-    _kill_all(jobs["kill"][0])
+    kill_session(jobs["kill"][0])
     proc, marker, log = jobs["term"]
     # SIGTERM (what YARN, Kubernetes and `kill` send) to the Python driver, which paused
     # there and wrote its pid; spark-submit then exits with the driver's status.
@@ -279,7 +253,7 @@ def test_extract_killed_or_terminated_at_a_unit_commit(spark, docs, tmp_path, ml
     try:
         code = proc.wait(120)
     finally:
-        _kill_all(proc)
+        kill_session(proc)
     assert code == 128 + signal.SIGTERM, log.read_text()[-3000:]
     # The terminated run was ended FAILED by the job itself, before any later run.
     assert _run_status(mlflow_uri, "extract-term") == ["FAILED"]

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import random
-import signal
 import subprocess
 import sys
 import time
@@ -30,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from tiny_model import (REPO, assert_no_leftovers, assert_readable_at_every_version,  # noqa: E402
                         job_env, log_versions, tiny_model, write_docs)  # noqa: F401
 
+from fault_fixtures import kill_session  # noqa: E402
 from nag_spark.delta.location import STAGING  # noqa: E402
 from nag_spark.errors import TableError  # noqa: E402
 from nag_spark.spark.extract import ExtractOptions, run_extraction  # noqa: E402
@@ -58,39 +58,6 @@ def _start(cmd, log: Path, **env) -> subprocess.Popen:
                                 stderr=subprocess.STDOUT, start_new_session=True)
 
 
-def _session_pids(sid: int) -> list[int]:
-    pids = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/stat") as fh:
-                fields = fh.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[3]) == sid and fields[0] != "Z":
-            pids.append(int(name))
-    return pids
-
-
-def _kill_session(proc: subprocess.Popen) -> None:
-    """SIGKILL every process of the job's session: PySpark's daemon moves its workers into a
-    process group of their own, so killing the job's group alone would leave them running."""
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        pids = _session_pids(proc.pid)
-        if not pids:
-            break
-        for pid in pids:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        time.sleep(0.2)
-    proc.wait(30)
-    assert not _session_pids(proc.pid), "processes of a killed job survived"
-
-
 def _wait_for(condition, proc, log: Path, what: str, timeout: float = 240) -> None:
     deadline = time.time() + timeout
     while not condition():
@@ -98,7 +65,7 @@ def _wait_for(condition, proc, log: Path, what: str, timeout: float = 240) -> No
             pytest.fail(f"the job ended (exit {proc.returncode}) before {what}:\n"
                         f"{log.read_text()[-4000:]}")
         if time.time() > deadline:
-            _kill_session(proc)
+            kill_session(proc)
             pytest.fail(f"timed out waiting for {what}:\n{log.read_text()[-4000:]}")
         time.sleep(0.1)
 
@@ -150,7 +117,7 @@ def test_sigkill_loop_then_one_run_with_a_task_retry_commits_every_docid_once(tm
         log = tmp_path / f"run{i}.log"
         proc = _start(cmd, log, **env)
         _wait_for(ready, proc, log, what)
-        _kill_session(proc)
+        kill_session(proc)
         if (out / "_delta_log").is_dir():
             assert_readable_at_every_version(str(out))
             _assert_nothing_lost(out)
