@@ -21,6 +21,7 @@ from typing import Sequence
 from ..delta.output_check import check_folder_output, input_pairs
 from ..errors import ConfigError
 from ..logs import get_logger
+from ..tables.features import index_rows
 from ..tracking.runs import check_tracking_store
 from ..tracking.visualize_run import log_visualize_run
 from .nag_embedding import embed, nag_indicator_matrix, require_viz
@@ -170,7 +171,9 @@ def nag_map(spark, opts: NagMapOptions) -> NagMap:
         max_points=opts.max_points, seed=opts.seed, pool_name=pool.path or "(DataFrame)",
         targets_name=(targets.path or "(DataFrame)") if targets is not None else "")
     layers, neurons = _shape(opts, lineage)
-    matrix = nag_indicator_matrix(list(sample["nag"]), layers, neurons)
+    nags = index_rows(sample["nag"], layers * lineage.top_k if lineage.top_k else None,
+                      opts.neuron_type)
+    matrix = nag_indicator_matrix(nags, layers, neurons)
     coords, used = embed(matrix, method=opts.method, seed=opts.seed, tsne_iter=opts.tsne_iter)
     points = sample.drop(columns=["nag"]).assign(x=coords[:, 0], y=coords[:, 1])
 

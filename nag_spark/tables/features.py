@@ -2,9 +2,11 @@
 
 A features table holds ``docid``, ``dataset`` (when the input has it), ``token_num``,
 ``n_tokens`` and one column per neuron type: the document's L×K neuron indices,
-layer-major, as ``array<short>`` when every index fits in int16 (N ≤ 32767) else
-``array<int>``. Its table properties say which model and settings made the NAGs; two
-tables can be scored against each other only when these agree.
+layer-major, bit-packed into one ``binary`` value per row (``ceil(log2 N)`` bits per
+index; :mod:`nag_spark.kernels.packing` gives the layout). Earlier tables hold
+``array<short>`` (N ≤ 32767) or ``array<int>``; they are read the same way. Its table
+properties say which model and settings made the NAGs; two tables can be scored against
+each other only when these agree.
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import numpy as np
 
 from .. import __version__
 from ..errors import InputError, LineageMismatchError, TableError
+from ..kernels.packing import bits_of_row, needed_bits, pack_rows, stored_bits, unpack_rows
 
 PREFIX = "nag."
 KIND_KEY = "nag.kind"
@@ -208,16 +211,52 @@ def model_properties(props: Mapping[str, str]) -> dict[str, str]:
 
 
 def index_type(n_neurons: int) -> str:
-    """``"short"`` when every index of N neurons fits in int16, else ``"int"``.
+    """How a new table stores NAGs of ``n_neurons`` neurons: ``"bits<b>"``, bit-packed rows
+    of ``b`` bits per index in a ``binary`` column (:mod:`nag_spark.kernels.packing`).
 
-    >>> index_type(576), index_type(40000)
+    Tables written before NAGs were packed hold ``array<short>`` (``"short"``, N <= 32767) or
+    ``array<int>`` (``"int"``): :func:`decode_nags` reads them as before, and an extraction
+    resuming one keeps its kind (:func:`table_index_types`).
+
+    >>> index_type(576), index_type(6144), index_type(40000)
+    ('bits10', 'bits13', 'bits16')
+    """
+    return f"bits{needed_bits(n_neurons)}"
+
+
+def legacy_index_type(n_neurons: int) -> str:
+    """The ``array`` kind tables of earlier releases used: ``"short"`` or ``"int"``.
+
+    >>> legacy_index_type(32767), legacy_index_type(32768)
     ('short', 'int')
     """
     return "short" if n_neurons <= 32767 else "int"
 
 
+def _packed_bits(kind: str) -> int | None:
+    return int(kind[4:]) if kind.startswith("bits") else None
+
+
 def _numpy_type(kind: str):
+    bits = _packed_bits(kind)
+    if bits is not None:
+        return np.int16 if bits <= 15 else np.int32
     return np.int16 if kind == "short" else np.int32
+
+
+def table_index_types(arrow_schema, neuron_types: Sequence[str]) -> dict[str, str]:
+    """The kind of each neuron-type column of an existing table's (Arrow) schema, so that
+    appending to it keeps its storage; ``{}`` for columns it lacks."""
+    import pyarrow as pa
+
+    out = {}
+    for t in neuron_types:
+        if t not in arrow_schema.names:
+            continue
+        typ = arrow_schema.field(t).type
+        if pa.types.is_list(typ) or pa.types.is_large_list(typ):
+            out[t] = "short" if pa.types.is_int16(typ.value_type) else "int"
+    return out
 
 
 def features_schema(has_dataset: bool, neuron_types: Sequence[str], index_types: Mapping[str, str],
@@ -230,7 +269,11 @@ def features_schema(has_dataset: bool, neuron_types: Sequence[str], index_types:
         fields.append(T.StructField("dataset", T.StringType()))
     fields += [T.StructField("token_num", T.LongType()), T.StructField("n_tokens", T.IntegerType())]
     for t in neuron_types:
-        elem = T.ShortType() if index_types[t] == "short" else T.IntegerType()
+        kind = index_types[t]
+        if _packed_bits(kind) is not None:
+            fields.append(T.StructField(t, T.BinaryType()))
+            continue
+        elem = T.ShortType() if kind == "short" else T.IntegerType()
         fields.append(T.StructField(t, T.ArrayType(elem)))
     fields += list(carry_fields)
     return T.StructType(fields)
@@ -242,18 +285,31 @@ def empty_nags(rows: int, width: int, kind: str) -> np.ndarray:
 
 
 def encode_nags(matrix: np.ndarray, valid: np.ndarray, kind: str):
-    """Arrow list column of the rows of ``matrix``; rows where ``valid`` is False are null.
+    """Arrow column of the rows of ``matrix``; rows where ``valid`` is False are null.
+
+    ``kind`` ``"bits<b>"`` gives packed ``binary`` rows; ``"short"``/``"int"`` the lists
+    of earlier releases.
 
     Examples
     --------
     >>> col = encode_nags(np.array([[1, 2], [3, 4]]), np.array([True, False]), "short")
     >>> col.to_pylist()
     [[1, 2], None]
+    >>> decode_nags(encode_nags(np.array([[1, 2, 3]]), np.array([True]), "bits2"), 3, "x").tolist()
+    [[1, 2, 3]]
     """
     import pyarrow as pa
 
     n, width = matrix.shape
     valid = np.asarray(valid, dtype=bool)
+    bits = _packed_bits(kind)
+    if bits is not None:
+        packed = pack_rows(np.asarray(matrix)[valid], stored_bits(width, bits))
+        offsets = np.zeros(n + 1, dtype=np.int32)
+        np.cumsum(np.where(valid, packed.shape[1], 0).astype(np.int32), out=offsets[1:])
+        validity = None if valid.all() else pa.array(valid).buffers()[1]
+        return pa.Array.from_buffers(pa.binary(), n, [validity, pa.py_buffer(offsets),
+                                                      pa.py_buffer(packed.ravel())])
     offsets = np.zeros(n + 1, dtype=np.int32)
     np.cumsum(np.where(valid, width, 0).astype(np.int32), out=offsets[1:])
     arrow_type = pa.int16() if kind == "short" else pa.int32()
@@ -261,8 +317,39 @@ def encode_nags(matrix: np.ndarray, valid: np.ndarray, kind: str):
     return pa.ListArray.from_arrays(pa.array(offsets), values, mask=pa.array(~valid))
 
 
+_WHOLE_WORDS = {8: np.uint8, 16: np.dtype("<u2"), 32: np.dtype("<u4")}
+
+
+def _decode_packed(column, width: int, name: str) -> np.ndarray:
+    """Packed ``binary`` rows as a ``(rows, width)`` array, without a copy of the bytes."""
+    import pyarrow as pa
+
+    large = pa.types.is_large_binary(column.type)
+    bufs = column.buffers()
+    offsets = np.frombuffer(bufs[1], np.int64 if large else np.int32,
+                            count=len(column) + 1, offset=column.offset * (8 if large else 4))
+    lengths = np.diff(offsets)
+    lo, hi = int(lengths.min()), int(lengths.max())
+    if lo != hi:
+        raise InputError(f"column {name!r} holds packed NAGs of {lo}..{hi} bytes; every row "
+                         f"of one column has the same length (L*K = {width} indices)")
+    try:
+        bits = bits_of_row(lo, width)
+    except InputError:
+        raise InputError(f"column {name!r} holds packed NAGs of {lo} bytes, which do not "
+                         f"hold L*K = {width} indices (the target's L and K)") from None
+    data = np.frombuffer(bufs[2], np.uint8) if bufs[2] is not None else np.zeros(0, np.uint8)
+    whole = _WHOLE_WORDS.get(bits)
+    if whole is not None and lo * len(column) == offsets[-1] - offsets[0]:
+        # Byte-aligned indices in contiguous rows: a view of the Arrow buffer, no copy.
+        start = int(offsets[0])
+        return data[start:start + lo * len(column)].view(whole).reshape(len(column), width)
+    return unpack_rows(data, offsets[:-1], width, bits)
+
+
 def decode_nags(column, width: int, name: str) -> np.ndarray:
-    """View an Arrow list column of NAGs as a ``(rows, width)`` integer array.
+    """View an Arrow column of NAGs (packed ``binary`` or a list) as a ``(rows, width)``
+    integer array.
 
     Raises
     ------
@@ -284,6 +371,8 @@ def decode_nags(column, width: int, name: str) -> np.ndarray:
         raise InputError(f"column {name!r} has null NAGs; every scored row needs one")
     if len(column) == 0:
         return np.zeros((0, width), dtype=np.int64)
+    if pa.types.is_binary(column.type) or pa.types.is_large_binary(column.type):
+        return _decode_packed(column, width, name)
     lo, hi = pc.min_max(pc.list_value_length(column)).values()
     if lo.as_py() != width or hi.as_py() != width:
         raise InputError(
@@ -292,3 +381,17 @@ def decode_nags(column, width: int, name: str) -> np.ndarray:
         )
     flat = column.flatten()  # respects slicing of the batch
     return flat.to_numpy(zero_copy_only=False).reshape(len(column), width)
+
+
+def index_rows(values: Sequence, width: int | None, name: str) -> list:
+    """NAGs as Python or pandas hand them over (lists, arrays, or the packed ``bytes`` of
+    a ``binary`` column) as a list of index arrays; packed rows need ``width`` (L*K)."""
+    import pyarrow as pa
+
+    values = list(values)
+    if not values or not isinstance(values[0], (bytes, bytearray, memoryview)):
+        return values
+    if not width:
+        raise InputError(f"column {name!r} holds packed NAGs; decoding them needs L and K "
+                         "(the nag.num_layers and nag.top_k table properties)")
+    return list(decode_nags(pa.array([bytes(v) for v in values], pa.binary()), width, name))

@@ -17,7 +17,6 @@ from ...errors import InputError
 from ...kernels.neuron_types import parse_neuron_types
 from ...models import MODEL_ALIASES, ModelSpec, describe_model, model_cache_dir, resolve_model_spec
 from ...models.calibrate import choose_dtype
-from ...kernels.fusion import check_fusion
 from ...models.device import planned_device_kind
 from .gpu_stage import gpu_batch_tokens, local_cpus_per_gpu, stage_gpus
 from ...tables.features import FEATURE_COLUMNS, KIND, KIND_KEY, FeaturesLineage, index_type
@@ -235,9 +234,39 @@ def plan_extraction(opts: ExtractOptions, conf: Mapping[str, str] | None = None,
         lineage=_lineage(spec, info, types, top_k, max_length, dtype),
         carry=tuple(opts.carry), threads=int(nag_setting(conf, "extract.threads") or task_cpus),
         cache_dir=str(cache_dir), load_log=nag_setting(conf, "extract.load_log"),
-        index_types={t: index_type(info["n_neurons"][t]) for t in types},
+        index_types=dict({t: index_type(info["n_neurons"][t]) for t in types},
+                         **_existing_index_types(opts, types)),
         dtype_reason=dtype_reason, device_kind=kind,
-        fusion=check_fusion(nag_setting(conf, "extract.fusion", "off")))
+        fusion=_fusion(conf))
+
+
+def _fusion(conf: Mapping[str, str] | None) -> str:
+    """The fusion setting, validated; the default ``off`` without importing
+    :mod:`nag_spark.kernels.fusion` (it imports torch: seconds of every driver's start).
+
+    >>> _fusion({}), _fusion({"spark.nag.extract.fusion": " OFF "})
+    ('off', 'off')
+    """
+    value = nag_setting(conf, "extract.fusion", "off")
+    if (value or "off").strip().lower() == "off":
+        return "off"
+    from ...kernels.fusion import check_fusion
+
+    return check_fusion(value)
+
+
+def _existing_index_types(opts: ExtractOptions, types) -> dict[str, str]:
+    """An existing table's NAG storage (``array`` columns of earlier releases): a resumed
+    extraction appends rows of the same kind."""
+    from ...delta.deltars_writer import arrow_schema, open_table
+    from ...delta.location import Location
+    from ...tables.features import table_index_types
+
+    try:
+        table = open_table(Location.parse(os.fspath(opts.output)))
+    except Exception:  # noqa: BLE001 - not a readable table: the output check says why
+        return {}
+    return {} if table is None else table_index_types(arrow_schema(table), types)
 
 
 def _existing_dtype(opts: ExtractOptions):

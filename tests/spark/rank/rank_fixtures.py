@@ -44,19 +44,25 @@ def synthetic_pool(n: int, seed: int, n_values: int = 4) -> pd.DataFrame:
 
 
 def write_features(spark, pdf: pd.DataFrame, path: str, props: dict | None = None,
-                   partitions: int = 3) -> str:
+                   partitions: int = 3, layout: str = "list") -> str:
+    """``layout``: ``list`` (``array<short>``, tables of earlier releases) or a packed kind
+    such as ``bits4`` (``binary``, what extraction writes now)."""
     from pyspark.sql import types as T
 
     from nag_spark.delta import write_table
+    from nag_spark.tables.features import encode_nags
 
+    packed = layout != "list"
     schema = T.StructType([
         T.StructField("docid", T.StringType()), T.StructField("dataset", T.StringType()),
         T.StructField("token_num", T.LongType()), T.StructField("n_tokens", T.IntegerType()),
-        T.StructField("fwd_up", T.ArrayType(T.ShortType())),
+        T.StructField("fwd_up", T.BinaryType() if packed else T.ArrayType(T.ShortType())),
         T.StructField("quality", T.DoubleType())])
+    nags = (encode_nags(np.stack(pdf.fwd_up.to_numpy()), np.ones(len(pdf), bool), layout)
+            .to_pylist() if packed else [[int(v) for v in a] for a in pdf.fwd_up])
     rows = [(r.docid, r.dataset, None if pd.isna(r.token_num) else int(r.token_num),
-             int(r.n_tokens), [int(v) for v in r.fwd_up], float(r.quality))
-            for r in pdf.itertuples()]
+             int(r.n_tokens), nag, float(r.quality))
+            for r, nag in zip(pdf.itertuples(), nags)]
     df = spark.createDataFrame(rows, schema).repartition(partitions)
     write_table(df, path, mode="overwrite", properties=dict(LINEAGE, **(props or {})))
     return path

@@ -29,8 +29,11 @@ def test_one_run_writes_returns_logs_and_records_its_selection(spark, tmp_path, 
 
     pdf = synthetic_pool(150, seed=21)
     target = synthetic_pool(30, seed=22).assign(dataset="hellaswag_train", docid=lambda d: "t" + d.docid)
-    pool_path = write_features(spark, pdf, str(tmp_path / "pool"), partitions=2)
-    target_path = write_features(spark, target, str(tmp_path / "targets"), partitions=1)
+    # Packed NAGs, as extraction writes them (a pool of the older array layout adds a log
+    # line naming jobs/repack.py).
+    pool_path = write_features(spark, pdf, str(tmp_path / "pool"), partitions=2, layout="bits4")
+    target_path = write_features(spark, target, str(tmp_path / "targets"), partitions=1,
+                                 layout="bits4")
     out = str(tmp_path / "sel")
     lines, logger = _Lines(), logging.getLogger("nag_spark")
     logger.addHandler(lines)
@@ -72,3 +75,15 @@ def test_a_two_target_run_without_dedupe_equals_the_reference(spark, tmp_path, m
     assert_same_selection(read_delta(res.output_path),
                           reference(pdf, pdf, ["arc_c", "hellaswag"], 0.5))
     assert [t.name for t in res.targets] == ["arc_c", "hellaswag"]
+
+
+def test_a_packed_pool_against_list_targets_equals_the_reference(spark, tmp_path, mlflow_uri):
+    """Today's packed storage and the array<short> of earlier releases, mixed in one run."""
+    pdf, target = synthetic_pool(200, seed=41), synthetic_pool(40, seed=42)
+    pool = write_features(spark, pdf, str(tmp_path / "pool"), partitions=3, layout="bits4")
+    targets = write_features(spark, target, str(tmp_path / "targets"), partitions=1)
+    res = run_ranking(spark, RankOptions(targets=["arc_c", "hellaswag"], pool=pool,
+                                         target_features=targets, output=str(tmp_path / "sel"),
+                                         fraction=0.4, experiment="rank-tests", **FAST))
+    assert_same_selection(read_delta(res.output_path),
+                          reference(pdf, target, ["arc_c", "hellaswag"], 0.4))

@@ -1,0 +1,156 @@
+"""Bit-packed NAG rows: each of a row's L×K neuron indices in ``bits`` bits, no padding.
+
+The packed layout of one row (a document's NAG of one neuron type), as stored in the
+features table's ``binary`` columns (docs/delta.md):
+
+* the row's ``width = L*K`` indices, layer-major, form one little-endian bit stream:
+  index ``j`` occupies stream bits ``j*bits .. (j+1)*bits - 1``, least significant bit
+  first, and stream bit ``i`` is bit ``i % 8`` (value ``1 << (i % 8)``) of byte ``i // 8``;
+* the row is ``ceil(width * bits / 8)`` bytes; the unused high bits of its last byte are 0;
+* ``bits`` is not stored: it is ``8 * len(row) // width``. The writer widens the bits the
+  neuron count needs to that value (the same bytes, no cost), so a reader needs only the
+  row and ``width``.
+
+At L=28, K=20 and N=6144 (13 bits) a row is 910 bytes, against 1120 for plain ``uint16``;
+packing and unpacking are one compiled pass per row.
+"""
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from ..errors import InputError
+
+
+def needed_bits(n_neurons: int) -> int:
+    """Bits that hold every index ``0 .. n_neurons - 1`` (at least 1).
+
+    >>> needed_bits(6144), needed_bits(2), needed_bits(1), needed_bits(65536)
+    (13, 1, 1, 16)
+    """
+    return max(1, int(n_neurons - 1).bit_length())
+
+
+def row_bytes(width: int, bits: int) -> int:
+    """Bytes of one packed row."""
+    return (width * bits + 7) // 8
+
+
+def stored_bits(width: int, bits: int) -> int:
+    """The bits the writer uses: ``bits`` widened to what a reader derives from the row's
+    length (``8 * row_bytes // width``), at most 32.
+
+    >>> stored_bits(560, 13), stored_bits(6, 13)
+    (13, 13)
+    >>> stored_bits(2, 13), stored_bits(1, 13)
+    (16, 16)
+    """
+    if not 1 <= bits <= 32:
+        raise InputError(f"NAG indices packed in {bits} bits; 1..32 are possible")
+    return min(32, 8 * row_bytes(width, bits) // width)
+
+
+def bits_of_row(nbytes: int, width: int) -> int:
+    """The bits per index of a packed row of ``nbytes`` bytes and ``width`` indices.
+
+    Raises
+    ------
+    InputError
+        No bit count gives rows of that length.
+    """
+    bits = 8 * nbytes // width if width else 0
+    if not 1 <= bits <= 32 or row_bytes(width, bits) != nbytes:
+        raise InputError(f"a packed NAG row of {nbytes} bytes does not hold {width} indices")
+    return bits
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False)
+def _pack(values, bits, out):
+    """OR each index, shifted to its bit offset, into the (zeroed) bytes it spans."""
+    width = values.shape[1]
+    for i in range(values.shape[0]):
+        pos = 0
+        for j in range(width):
+            word = np.uint64(values[i, j]) << np.uint64(pos & 7)
+            p = pos >> 3
+            end = (pos + bits + 7) >> 3
+            while p < end:
+                out[i, p] |= np.uint8(word & np.uint64(0xFF))
+                word >>= np.uint64(8)
+                p += 1
+            pos += bits
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False)
+def _unpack_row_stream(data, start, bits, width, out_row):
+    """One row, a byte at a time: never reads past the row's last byte."""
+    mask = np.uint64((1 << bits) - 1)
+    acc = np.uint64(0)
+    have = 0
+    pos = start
+    for j in range(width):
+        while have < bits:
+            acc |= np.uint64(data[pos]) << np.uint64(have)
+            pos += 1
+            have += 8
+        out_row[j] = acc & mask
+        acc >>= np.uint64(bits)
+        have -= bits
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False)
+def _unpack(data, starts, bits, width, out):
+    """Each index from the 4 bytes at its first byte (enough for bits <= 25): rows whose
+    4-byte reads could pass the end of ``data`` take the byte-stream path."""
+    mask = np.uint32((1 << bits) - 1)
+    nbytes = (width * bits + 7) // 8
+    limit = data.shape[0] - nbytes - 4
+    for i in range(out.shape[0]):
+        base = starts[i]
+        if bits > 25 or base > limit:
+            _unpack_row_stream(data, base, bits, width, out[i])
+            continue
+        pos = 0
+        for j in range(width):
+            p = base + (pos >> 3)
+            word = (np.uint32(data[p]) | (np.uint32(data[p + 1]) << np.uint32(8))
+                    | (np.uint32(data[p + 2]) << np.uint32(16))
+                    | (np.uint32(data[p + 3]) << np.uint32(24)))
+            out[i, j] = (word >> np.uint32(pos & 7)) & mask
+            pos += bits
+
+
+def pack_rows(values: np.ndarray, bits: int) -> np.ndarray:
+    """The rows of ``values`` (non-negative integers below ``2**bits``), packed: a
+    ``(rows, row_bytes)`` uint8 array.
+
+    Examples
+    --------
+    >>> pack_rows(np.array([[1, 2, 3]]), 2).tolist()
+    [[57]]
+    >>> unpack_rows(pack_rows(np.array([[1, 2, 3]]), 2).ravel(), np.array([0]), 3, bits=2).tolist()
+    [[1, 2, 3]]
+    """
+    values = np.ascontiguousarray(values)
+    n, width = values.shape
+    if n and (values.min() < 0 or int(values.max()) >> bits):
+        raise InputError(f"NAG indices [{values.min()}, {values.max()}] do not fit in {bits} bits")
+    out = np.zeros((n, row_bytes(width, bits)), np.uint8)
+    if n:
+        _pack(values, bits, out)  # compiled once per integer dtype
+    return out
+
+
+def unpack_rows(data: np.ndarray, starts: np.ndarray, width: int, bits: int | None = None,
+                nbytes: int | None = None) -> np.ndarray:
+    """Unpack ``len(starts)`` rows whose bytes begin at ``data[starts[i]]``: a
+    ``(rows, width)`` uint16 array (uint32 above 16 bits).
+
+    ``bits`` defaults to what the row length ``nbytes`` says (:func:`bits_of_row`).
+    """
+    if bits is None:
+        bits = bits_of_row(int(nbytes), width)
+    out = np.empty((len(starts), width), np.uint16 if bits <= 16 else np.uint32)
+    if len(starts):
+        _unpack(np.asarray(data, np.uint8), np.asarray(starts, np.int64), bits, width, out)
+    return out
