@@ -40,17 +40,17 @@ def _show_features(path: Path) -> None:
     """Read the features table back with delta-rs, independently of Spark."""
     from deltalake import DeltaTable
 
-    from .tables.features import FeaturesLineage
+    from .tables.features import FeaturesLineage, index_rows
 
     table = DeltaTable(str(path))
     lineage = FeaturesLineage.from_properties(table.metadata().configuration, str(path))
     df = table.to_pandas()
-    first = df["fwd_up"].iloc[0]
     layers, k = lineage.require("num_layers"), lineage.require("top_k")
+    first = index_rows(df["fwd_up"].iloc[:1], layers * k, "fwd_up")[0]
     print(f"  {path}: Delta version {table.version()}, {len(df)} documents; model "
           f"{lineage.model} ({lineage.architecture}), L={layers}, K={k}, "
           f"N={lineage.n_neurons.get('fwd_up')}, dtype {lineage.dtype}")
-    print(f"  a NAG is {len(first)} neuron indices (L x K, layer-major); "
+    print(f"  a NAG is {len(first)} neuron indices (L x K, layer-major, stored bit-packed); "
           f"{df['docid'].iloc[0]} layer 0: {[int(i) for i in first[:8]]} ...")
 
 

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from conftest import REPO, run_job
+from nag_spark.tables.features import index_rows
 
 SPLITS = {"hellaswag": "hellaswag_train", "arc_c": "arc_c_train"}
 
@@ -25,10 +26,10 @@ def sequential_reference(pool, targets, props, names, fraction, layers="all"):
 
     L, K = int(props["nag.num_layers"]), int(props["nag.top_k"])
     N = int(props["nag.n_neurons.fwd_up"])
-    nags = np.stack(pool.fwd_up.to_numpy()).astype(np.int64)
+    nags = np.stack(index_rows(pool.fwd_up, L * K, "fwd_up")).astype(np.int64)
     out = []
     for name in names:
-        tn = np.stack(targets[targets.dataset == SPLITS[name]].fwd_up.to_numpy())
+        tn = np.stack(index_rows(targets[targets.dataset == SPLITS[name]].fwd_up, L * K, "fwd_up"))
         prof = TargetProfile.from_nags(tn, L, K, N, layers)
         df = pool[["docid", "dataset", "token_num"]].copy()
         df["nag_distance"] = ProfileScorer(prof).distance(nags)
