@@ -9,12 +9,15 @@ batching, writing, committing): what a GPU would wait for. The documents are rea
 resampled (with replacement) from ``../shared/data/pool.parquet``, docids made unique with
 a ``#<row>`` suffix, written by pyarrow (seconds, no Spark) as parquet files of 500k rows
 in row groups of 100k rows (~130 MB of text: what Spark's 128 MB parquet blocks give).
+The texts of one 500k-row file are drawn once and every file reuses them under its own
+docids, and each size's input is kept under ``<workdir>/inputs`` and reused by later runs
+(``--fresh-inputs`` writes them again), so the 5M input costs about a minute once.
 
 For each size:
 
 - **job**: a fresh driver process (so its memory is its own) runs ``run_extraction``
   (``local[*]``, profile ``local``, fp32, ``--batch-tokens`` 4096, MLflow run and Delta
-  commits included) after an unreported 2k-document warm-up job; this process samples
+  commits included) after an unreported, tracked 2k-document warm-up job; this process samples
   the driver Python, its JVM child and the Python workers under the JVM every 0.25 s
   (psutil, else /proc) for peak RSS and CPU seconds;
 - **floor**: the tokenizer alone (``prefix_token_ids``: each document's necessary
@@ -30,8 +33,12 @@ after the job, under other load); CPU seconds are far less sensitive, so the CPU
 (``job_over_floor_cpu``) is the one to compare across runs.
 
 Prints one JSON line per size, then the ratios: job/floor at each size, docs/s relative to
-the smallest size, and the driver's peak memory across sizes. Goals (issue 10): job >= 0.5
-of the floor at 100k, docs/s within 15% from 100k to 5M, flat driver memory.
+the smallest size, and the driver's peak memory across sizes. The load average of the
+machine before and after the job and the floor is in every row. The results so far
+(rows and summary) are rewritten to ``--json`` (default ``<workdir>/extract_scale.json``)
+after every size, so a run stopped during the 5M job still reports 100k and 1M. Goals
+(issue 10): job >= 0.5 of the floor at 100k, docs/s within 15% from 100k to 5M, flat
+driver memory.
 """
 from __future__ import annotations
 
@@ -92,7 +99,11 @@ def build_model(folder: Path) -> Path:
 
 
 def generate(path: Path, n: int, seed: int = 0) -> float:
-    """``n`` documents resampled from the shared pool, unique docids, as parquet files."""
+    """``n`` documents resampled from the shared pool, unique docids, as parquet files.
+
+    The texts of one file are drawn once and reused by every file (with that file's own
+    docids): a 5M input is 10 writes of one table, not 10 resamplings.
+    """
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -103,15 +114,27 @@ def generate(path: Path, n: int, seed: int = 0) -> float:
     path.mkdir(parents=True)
     pool = pq.read_table(POOL, columns=["docid", "doc", "dataset", "token_num"]).combine_chunks()
     rng = np.random.default_rng(seed)
+    drawn = pool.take(pa.array(rng.integers(0, pool.num_rows, min(n, ROWS_PER_FILE))))
     for first in range(0, n, ROWS_PER_FILE):
         rows = min(ROWS_PER_FILE, n - first)
-        part = pool.take(pa.array(rng.integers(0, pool.num_rows, rows)))
+        part = drawn.slice(0, rows)
         suffix = pc.cast(pa.array(np.arange(first, first + rows)), pa.string())
         docid = pc.binary_join_element_wise(part.column("docid"), suffix, "#")
         part = part.set_column(0, "docid", docid)
         pq.write_table(part, path / f"part-{first // ROWS_PER_FILE:05d}.parquet",
                        row_group_size=ROW_GROUP_ROWS, compression="snappy")
+    (path / "_COMPLETE").write_text(json.dumps({"docs": n, "seed": seed}))
     return time.perf_counter() - start
+
+
+def cached_input(work: Path, n: int, fresh: bool = False) -> tuple[Path, float | None]:
+    """The input of ``n`` documents under ``work/inputs`` (written when missing or asked);
+    the seconds it took to write, None when it was already there."""
+    path = work / "inputs" / f"docs_{n}"
+    done = path / "_COMPLETE"
+    if not fresh and done.is_file() and json.loads(done.read_text()).get("docs") == n:
+        return path, None
+    return path, generate(path, n)
 
 
 def read_texts(path: Path, n: int) -> list[str]:
@@ -119,7 +142,7 @@ def read_texts(path: Path, n: int) -> list[str]:
     import pyarrow.parquet as pq
 
     out: list[str] = []
-    for f in sorted(path.glob("*.parquet")):
+    for f in sorted(path.glob("part-*.parquet")):
         pf = pq.ParquetFile(f)
         for g in range(pf.num_row_groups):
             out += pf.read_row_group(g, columns=["doc"]).column("doc").to_pylist()
@@ -240,13 +263,16 @@ def job_main(spec_file: str) -> None:
     warm = work / "warmup"
     if not (warm / "docs.parquet").is_file():
         warm.mkdir(parents=True, exist_ok=True)
-        first = sorted(Path(spec["input"]).glob("*.parquet"))[0]
+        first = sorted(Path(spec["input"]).glob("part-*.parquet"))[0]
         pq.write_table(pq.ParquetFile(first).read_row_group(0).slice(0, WARMUP_DOCS),
                        warm / "docs.parquet")
     shutil.rmtree(warm / "features", ignore_errors=True)
     common = dict(model=spec["model"], dtype="float32", batch_tokens=spec["batch_tokens"])
+    # Tracked too: the MLflow store (a fresh SQLite file, seconds of schema creation) exists
+    # before the measured job, as it does for every job after a deployment's first.
     run_extraction(spark, ExtractOptions(input=str(warm / "docs.parquet"),
-                                         output=str(warm / "features"), track=False, **common))
+                                         output=str(warm / "features"),
+                                         experiment="extract-scale-warmup", **common))
     Path(spec["result"] + ".go").write_text("")  # the parent starts sampling here
     time.sleep(0.5)
     start = time.perf_counter()
@@ -255,12 +281,14 @@ def job_main(spec_file: str) -> None:
                                                progress_seconds=60.0, **common))
     wall = time.perf_counter() - start
     Path(spec["result"] + ".done").write_text("")  # the parent stops sampling here
-    slots = spark.sparkContext.defaultParallelism
+    from nag_spark.spark.extract.gpu_stage import task_slots
+
+    slots = task_slots(spark.sparkContext)
     spark.stop()
     Path(spec["result"]).write_text(json.dumps({
         "docs": res.docs_processed, "tokens": res.tokens, "wall_s": wall,
         "run_s": res.seconds, "busy_share": res.busy_share, "units": res.units,
-        "version": res.version, "default_parallelism": slots}))
+        "version": res.version, "task_slots": slots}))
 
 
 def _wait_for(path: Path, child) -> bool:
@@ -409,26 +437,33 @@ def summarize(rows: list[dict]) -> dict:
     }
 
 
+def _load() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
 def one_size(n: int, work: Path, model: Path, args, cores: int) -> dict:
-    """Generate, run the job, measure the floor beside it; one result row."""
-    data, output = work / f"docs_{n}", work / f"features_{n}"
-    gen_s = generate(data, n)
+    """Generate (or reuse) the input, run the job, measure the floor beside it; one row."""
+    output = work / f"features_{n}"
+    data, gen_s = cached_input(work, n, args.fresh_inputs)
+    load = {"before_job": _load()}
     job = run_job(data, output, model, work, args.batch_tokens)
+    load["after_job"] = _load()
     floor = measure_floor(model, data, min(n, parse_size(args.floor_docs)), cores,
                           args.batch_tokens)
+    load["after_floor"] = _load()
     rate = job["docs"] / job["wall_s"]
     per_cpu = job["docs"] / job["cpu_total_s"]
-    row = {"docs": n, "generate_s": round(gen_s, 1), "job_wall_s": round(job["wall_s"], 1),
+    row = {"docs": n, "generate_s": None if gen_s is None else round(gen_s, 1),
+           "load_avg_1_5_15": load, "job_wall_s": round(job["wall_s"], 1),
            "docs_per_s": round(rate, 1), "docs_per_s_per_core": round(rate / cores, 1),
            "docs_per_cpu_s": round(per_cpu, 1), "cpu_s": job["cpu_s"], "busy_share": round(job["busy_share"], 4),
-           "units": job["units"], "peak_rss_mb": job["peak_rss_mb"], **floor,
+           "units": job["units"], "task_slots": job["task_slots"], "peak_rss_mb": job["peak_rss_mb"], **floor,
            "job_over_floor": round(rate / floor["floor_docs_per_s"], 3),
            "job_over_floor_cpu": round(per_cpu / floor["floor_docs_per_cpu_s"], 3)}
     if job["docs"] != n:
         row["error"] = f"{job['docs']} documents extracted, {n} expected"
     if not args.keep:
-        shutil.rmtree(data, ignore_errors=True)
-        shutil.rmtree(output, ignore_errors=True)
+        shutil.rmtree(output, ignore_errors=True)  # the input stays cached for later runs
     return row
 
 
@@ -439,8 +474,11 @@ def main(argv=None) -> int:
     p.add_argument("--batch-tokens", type=int, default=4096,
                    help="padded tokens per forward pass (the library default)")
     p.add_argument("--floor-docs", default="50k", help="documents the floor tokenizes per size")
-    p.add_argument("--keep", action="store_true", help="keep each size's input and table")
-    p.add_argument("--json", help="also write the results here")
+    p.add_argument("--keep", action="store_true", help="keep each size's features table")
+    p.add_argument("--fresh-inputs", action="store_true",
+                   help="write the inputs again even when <workdir>/inputs has them")
+    p.add_argument("--json", help="the results so far, rewritten after every size "
+                                  "(default <workdir>/extract_scale.json)")
     p.add_argument("--job", help=argparse.SUPPRESS)  # internal: the child driver's spec file
     args = p.parse_args(argv)
     if args.job:
@@ -450,15 +488,14 @@ def main(argv=None) -> int:
     work.mkdir(parents=True, exist_ok=True)
     model = build_model(work / "model")
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    results = Path(args.json) if args.json else work / "extract_scale.json"
     rows = []
     for n in [parse_size(s) for s in args.sizes.split(",")]:
         row = one_size(n, work, model, args, cores)
         print(json.dumps(row), flush=True)
         rows.append(row)
-    summary = summarize(rows)
-    print(json.dumps({"summary": summary}), flush=True)
-    if args.json:
-        Path(args.json).write_text(json.dumps({"runs": rows, "summary": summary}, indent=1))
+        results.write_text(json.dumps({"runs": rows, "summary": summarize(rows)}, indent=1))
+    print(json.dumps({"summary": summarize(rows)}), flush=True)
     return 0
 
 

@@ -176,9 +176,12 @@ class JobFiles:
     def data_writer(self, unit, attempt: str) -> _DataWriter:
         return _DataWriter(os.path.join(self.table_dir, data_file_name(unit.unit_id, self.job_id, attempt)))
 
-    def heartbeat(self, tally: UnitTally) -> None:
+    def heartbeat(self, tally: UnitTally, extra_rows: int = 0) -> None:
+        """The attempt's live counts; ``extra_rows``: rows of the segment in progress."""
+        beat = tally.as_marker()
+        beat["rows_in"] += int(extra_rows)
         _write_json(os.path.join(self.staging, "progress", f"{tally.unit_id}.{tally.attempt}.json"),
-                    tally.as_marker())
+                    beat)
 
     def mark_done(self, marker: dict) -> None:
         _write_json(os.path.join(self.staging, "done", f"{marker['unit_id']}.{marker['attempt']}.json"),

@@ -1,7 +1,7 @@
 """Progress of a running extraction from live counts: documents done, docs/s and ETA.
 
 Documents done = those of committed units plus those the running attempts report in their
-heartbeats after every segment (a few model batches), so the count moves while tasks run,
+heartbeats after model batches (at most once a second), so the count moves while tasks run,
 not only when one finishes, and an ETA is known within the first minute.
 """
 from __future__ import annotations

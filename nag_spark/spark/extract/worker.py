@@ -1,14 +1,18 @@
 """Worker side of extraction: one Spark task turns one work unit into one data file.
 
-A task reads its unit (:mod:`.unit_reader`), and the documents flow through a two-stage
-pipeline: a side thread tokenizes the next segment (only the prefix that holds
-``max_length`` tokens, :mod:`nag_spark.kernels.tokenize`) while the model runs the current
-one in token-budget batches (:mod:`nag_spark.kernels.batching`), so the model never waits
-for the tokenizer. Rows go to one parquet file in the table folder, named after the unit,
-the job and the task attempt; nothing is committed here. When the file is complete the task
-writes a small *done* marker into the job's staging folder, which the driver turns into a
-Delta commit (:mod:`.committer`). A heartbeat file per attempt carries live counts for the
-driver's progress lines.
+A task reads its unit (:mod:`.unit_reader`) and cuts it into large segments
+(:func:`segment_rows`: thousands of documents). Each segment is tokenized in one call
+(only the prefix that holds ``max_length`` tokens, :mod:`nag_spark.kernels.tokenize`), and
+the model runs it in token-budget batches (:mod:`nag_spark.kernels.batching`): one call
+keeps the tokenizer's per-call cost small, and sorting many documents by length keeps
+padding small. On a GPU (and for CPU tasks of several cores) a side thread tokenizes the
+next segment while the model runs the current one, so the model never waits for the
+tokenizer (:func:`overlaps`). Rows go to one parquet file in the table folder, named after
+the unit, the job and the task attempt; nothing is committed here. When the file is
+complete the task writes a small *done* marker into the job's staging folder, which the
+driver turns into a Delta commit (:mod:`.committer`). A heartbeat file per attempt carries
+live counts for the driver's progress lines; it follows the model batches (at most one a
+second), not the segments.
 
 Each Python worker keeps its models in :data:`WORKER_MODELS` (a :class:`.ModelCache`), so a
 model is loaded once per worker, not per task or job.
@@ -66,7 +70,8 @@ class Segment:
 
 
 def _is_empty(text) -> bool:
-    return text is None or not text.strip()
+    # isspace() stops at the first visible character; strip() would copy the whole text.
+    return text is None or not text or text.isspace()
 
 
 def prepare_segment(table, tokenizer, config: WorkerConfig, skip_docids) -> Segment:
@@ -103,13 +108,14 @@ class _Ready:
 
 
 def top_k_rows(tokens: list[list[int]], backbone, extractor, config: WorkerConfig,
-               device: str) -> dict[str, np.ndarray]:
+               device: str, on_rows=None) -> dict[str, np.ndarray]:
     """The NAG matrix ``(rows, L*K)`` per neuron type; rows with no token stay zero.
 
     Batches are built on the host and handed to the model with :meth:`submit`; each
     batch's result is read only after the next one is queued (one batch late), so on a
     GPU the host never waits for the device between batches. Documents that fill
     ``max_length`` get unpadded batches of their own (the dense attention path).
+    ``on_rows(n)``, when given, is called after each batch read with the rows done so far.
     """
     from ...kernels.impact import left_pad
 
@@ -126,10 +132,15 @@ def top_k_rows(tokens: list[list[int]], backbone, extractor, config: WorkerConfi
     def padded(rows: list[int]) -> int:
         return len(rows) * max(lengths[i] for i in rows)
 
+    done = [0]
+
     def write(part, pending):
         result = pending.result()
         for t in config.neuron_types:
             feats[t][part] = result[t].reshape(len(part), L * K)
+        done[0] += len(part)
+        if on_rows is not None:
+            on_rows(done[0])
 
     late = None
     for rows in token_budget_batches(lengths, config.batch_tokens, dense_length=config.max_length):
@@ -142,12 +153,14 @@ def top_k_rows(tokens: list[list[int]], backbone, extractor, config: WorkerConfi
     return feats
 
 
-def features_table(segment: Segment, backbone, extractor, config: WorkerConfig, device: str):
-    """The features rows of a segment's documents that have at least one token."""
+def features_table(segment: Segment, backbone, extractor, config: WorkerConfig, device: str,
+                   on_rows=None):
+    """The features rows of a segment's documents that have at least one token
+    (``on_rows``: see :func:`top_k_rows`)."""
     import pyarrow as pa
 
     lengths = np.asarray([len(t) for t in segment.tokens], dtype=np.int32)
-    feats = top_k_rows(segment.tokens, backbone, extractor, config, device)
+    feats = top_k_rows(segment.tokens, backbone, extractor, config, device, on_rows)
     valid = lengths > 0
     table = segment.table
     cols = {"docid": table.column("docid")}
@@ -166,9 +179,80 @@ def features_table(segment: Segment, backbone, extractor, config: WorkerConfig, 
     return out.filter(pa.array(valid)) if not valid.all() else out
 
 
+#: Documents per tokenizer call at least. Measured on 2 cores (bench/extract_scale.py's
+#: model, 12k documents): segments of ~136 documents (4 batches of 4096 tokens) cost 590-750
+#: us of CPU per document, segments of 2048 cost 510: fewer tokenizer calls, and
+#: length-sorted batches over more documents pad less (the model's share fell by a third).
+SEGMENT_DOCS = 2048
+#: Seconds between two heartbeats of an attempt (each is a small file rename).
+HEARTBEAT_SECONDS = 1.0
+
+
 def segment_rows(config: WorkerConfig) -> int:
-    """Documents per pipeline segment: a few model batches' worth, so heartbeats are frequent."""
-    return max(32, 4 * config.batch_tokens // max(1, config.max_length))
+    """Documents per pipeline segment (one tokenizer call, then the model's batches):
+    :data:`SEGMENT_DOCS`, or four model batches' worth when that is more.
+
+    >>> from nag_spark.spark.extract.worker_config import WorkerConfig
+    >>> segment_rows(WorkerConfig("m", "hf_dir", "/m", "float32", "cpu", ("fwd_up",), 20, 120, 4096))
+    2048
+    """
+    return max(SEGMENT_DOCS, 4 * config.batch_tokens // max(1, config.max_length))
+
+
+def overlaps(config: WorkerConfig, device: str) -> bool:
+    """Whether the next segment is tokenized on a side thread while the model runs.
+
+    Yes on a GPU (the model runs on the device while the host tokenizes) and for CPU tasks
+    of several cores. A CPU task of one core runs both stages on that core anyway: on 2
+    loaded cores (bench/extract_scale.py's model, 3 alternating pairs of 12k-document
+    units) the side thread cost 6-9% more CPU per document and 9-18% more wall time than
+    tokenizing each segment just before the model runs it.
+    """
+    return device != "cpu" or int(config.threads) > 1
+
+
+def segments(table, tokenizer, config: WorkerConfig, skip_docids, overlap: bool):
+    """The unit's rows as prepared segments of :func:`segment_rows` rows, in order; with
+    ``overlap`` the next one is prepared on a side thread while the caller uses this one."""
+    step = segment_rows(config)
+    starts = list(range(0, table.num_rows, step))
+    if not overlap:
+        for first in starts:
+            yield prepare_segment(table.slice(first, step), tokenizer, config, skip_docids)
+        return
+    with ThreadPoolExecutor(1) as side:
+        future = None
+        for i, first in enumerate(starts):
+            if future is None:
+                future = side.submit(prepare_segment, table.slice(first, step), tokenizer,
+                                     config, skip_docids)
+            segment = future.result()
+            future = (side.submit(prepare_segment, table.slice(starts[i + 1], step), tokenizer,
+                                  config, skip_docids) if i + 1 < len(starts) else None)
+            yield segment
+
+
+class _Heartbeat:
+    """Writes an attempt's live counts after model batches, at most every
+    :data:`HEARTBEAT_SECONDS` (a segment's rows are counted in proportion to the documents
+    the model has done)."""
+
+    def __init__(self, job, tally):
+        self.job, self.tally, self.last = job, tally, 0.0
+
+    def rows(self, segment: Segment):
+        kept = max(1, len(segment.tokens))
+
+        def on_rows(done: int) -> None:
+            now = time.time()
+            if now - self.last >= HEARTBEAT_SECONDS:
+                self.last = now
+                self.job.heartbeat(self.tally, extra_rows=segment.rows_in * done // kept)
+        return on_rows
+
+    def segment_done(self) -> None:
+        self.last = time.time()
+        self.job.heartbeat(self.tally)
 
 
 def extract_unit(unit: WorkUnit, done_rows: int, config: WorkerConfig, job: "job_files.JobFiles",
@@ -194,20 +278,14 @@ def extract_unit(unit: WorkUnit, done_rows: int, config: WorkerConfig, job: "job
     complete = unit.limit is None or (unit.rows is not None and unit.limit >= unit.rows)
     tally = job_files.UnitTally(unit.unit_id, unit.app_id, done_rows, attempt, complete)
     tally.bad_utf8 = bad_utf8
-    step = segment_rows(config)
-    starts = list(range(0, table.num_rows, step))
-    with job.data_writer(unit, attempt) as writer, ThreadPoolExecutor(1) as side:
-        future = side.submit(prepare_segment, table.slice(0, step), backbone.tokenizer, config,
-                             skip_docids) if starts else None
-        for i, _ in enumerate(starts):
-            segment = future.result()
-            if i + 1 < len(starts):
-                future = side.submit(prepare_segment, table.slice(starts[i + 1], step),
-                                     backbone.tokenizer, config, skip_docids)
-            out = features_table(segment, backbone, extractor, config, device)
+    beat = _Heartbeat(job, tally)
+    with job.data_writer(unit, attempt) as writer:
+        for segment in segments(table, backbone.tokenizer, config, skip_docids,
+                                overlap=overlaps(config, device)):
+            out = features_table(segment, backbone, extractor, config, device, beat.rows(segment))
             writer.write(out)
             tally.add(segment, out)
-            job.heartbeat(tally)
+            beat.segment_done()
             job_files.pause_for_tests("segment")
             job_files.fail_once_for_tests(job)
         tally.file = writer.finish()

@@ -123,3 +123,29 @@ def test_a_unit_with_no_document_writes_no_file(fake_models, tmp_path):
     unit, job = _unit(tmp_path, ["", " "])
     marker = extract_unit(unit, 0, _config(), job)
     assert marker["file"] is None and marker["docs"] == 0 and marker["empty"] == 2
+
+
+def test_heartbeats_follow_the_model_batches_inside_a_segment(fake_models, tmp_path, monkeypatch):
+    # One segment (100 rows < segment_rows) of 50 batches: live counts must not wait for
+    # its end, and must only grow.
+    monkeypatch.setattr(worker_module, "HEARTBEAT_SECONDS", 0.0)
+    beats = []
+    monkeypatch.setattr(JobFiles, "heartbeat",
+                        lambda self, tally, extra_rows=0: beats.append(tally.rows_in + extra_rows))
+    unit, job = _unit(tmp_path, [f"w{i} x y z" for i in range(100)])
+    marker = extract_unit(unit, 0, _config(), job)
+    assert worker_module.segment_rows(_config()) > 100 and len(fake_models.batch_sizes) == 50
+    assert beats[0] == 2 and beats == sorted(beats) and len(beats) >= 50  # per batch of 2
+    assert beats[-1] == marker["rows_in"] == 100
+
+
+def test_overlapped_and_sequential_segments_give_the_same_rows(fake_models, tmp_path, monkeypatch):
+    # Segments of 2 rows: the side thread (a 2-core CPU task, as on GPUs) prepares the next
+    # one while the model runs this one; a 1-core CPU task runs them in turn.
+    monkeypatch.setattr(worker_module, "SEGMENT_DOCS", 2)
+    docs = [" ".join(["w"] * (1 + i % 5)) for i in range(7)] + [""]
+    unit, job = _unit(tmp_path, docs)
+    assert worker_module.overlaps(_config(threads=2), "cpu") and worker_module.overlaps(_config(), "cuda:0")
+    assert not worker_module.overlaps(_config(), "cpu")
+    tables = [_rows(job, extract_unit(unit, 0, _config(threads=n), job)) for n in (1, 2)]
+    assert tables[0].to_pylist() == tables[1].to_pylist() and tables[0].num_rows == 7
