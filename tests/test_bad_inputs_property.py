@@ -31,6 +31,8 @@ from hypothesis import strategies as st
 from fault_fixtures import (TINY_FWD_UP, TINY_LAYERS, TableState, as_job, tiny_model_dir,
                             write_parquet_with_bad_utf8)
 
+from nag_spark.tables.features import index_rows  # noqa: E402
+
 sys.path.insert(0, str(Path(__file__).parent / "spark" / "rank"))
 from rank_fixtures import N, synthetic_pool  # noqa: E402
 
@@ -184,8 +186,9 @@ def check_features(out: str, spec, opts, base_ids: set, result) -> None:
     assert all(i and i.strip() for i in ids)
     assert df["n_tokens"].between(1, opts["max_length"]).all()
     assert (df["token_num"] >= 0).all()
-    assert df["fwd_up"].map(len).eq(TINY_LAYERS * opts["top_k"]).all()
-    assert df["fwd_up"].map(lambda a: a.min() >= 0 and a.max() < TINY_FWD_UP).all()
+    nags = index_rows(df["fwd_up"], TINY_LAYERS * opts["top_k"], "fwd_up")  # packed or arrays
+    assert all(len(a) == TINY_LAYERS * opts["top_k"] for a in nags)
+    assert all(a.min() >= 0 and a.max() < TINY_FWD_UP for a in nags)
     props = table.metadata().configuration
     assert props["nag.kind"] == "features" and props["nag.top_k"] == str(opts["top_k"])
     files = table.file_uris()
