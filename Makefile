@@ -6,7 +6,8 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.nag-spark-installed
 PYTEST_ARGS ?=
 
-.PHONY: demo test venv java-check bench-extract bench-extract-scale bench-rank compare-figure clean
+.PHONY: demo test venv java-check bench-extract bench-extract-scale bench-rank compare-figure clean \
+        package cluster-up cluster-down test-cluster
 
 venv: $(STAMP)
 
@@ -24,7 +25,11 @@ demo: $(STAMP) java-check
 	$(PY) -m nag_spark.demo
 
 test: $(STAMP) java-check
-	$(PY) -m pytest -q $(PYTEST_ARGS) tests
+	$(PY) -m pytest -q -m "not cluster" $(PYTEST_ARGS) tests
+
+# The standalone-cluster tests that ship the packed environment (make package) to executors.
+test-cluster: $(STAMP) java-check
+	$(PY) -m pytest -q -m cluster $(PYTEST_ARGS) tests/cluster
 
 bench-extract: $(STAMP) java-check
 	$(PY) bench/extract_cpu.py
@@ -39,5 +44,27 @@ bench-rank: $(STAMP) java-check
 compare-figure: $(STAMP) java-check
 	$(PY) docs/make_compare_figure.py docs/compare_runs.png
 
+# The Python environment shipped to executors (spark-submit --archives ...#environment):
+# a venv-pack archive of a regular install of this checkout; rebuilt only when setup.cfg or
+# the package's files change (build venvs are kept in ~/.cache/nag-spark/env-pack).
+package: $(STAMP)
+	$(PY) -m nag_spark.cluster.pack --output dist/nag-spark-env.tar.gz
+
+# A standalone Spark cluster on 127.0.0.1 (one master, SPARK_WORKERS workers), state in .cluster/.
+SPARK_MASTER_PORT       ?= 7077
+SPARK_MASTER_WEBUI_PORT ?= 8080
+SPARK_WORKERS           ?= 2
+SPARK_WORKER_CORES      ?= 1
+SPARK_WORKER_MEMORY     ?= 2g
+CLUSTER_DIR             ?= .cluster
+
+cluster-up: $(STAMP) java-check
+	@$(PY) -m nag_spark.cluster up --dir $(CLUSTER_DIR) --port $(SPARK_MASTER_PORT) \
+		--webui-port $(SPARK_MASTER_WEBUI_PORT) --workers $(SPARK_WORKERS) \
+		--cores $(SPARK_WORKER_CORES) --memory $(SPARK_WORKER_MEMORY)
+
+cluster-down:
+	@$(PY) -m nag_spark.cluster down --dir $(CLUSTER_DIR)
+
 clean:
-	rm -rf $(VENV) demo-output mlruns mlruns.db spark-warehouse .pytest_cache
+	rm -rf $(VENV) demo-output mlruns mlruns.db spark-warehouse .pytest_cache .cluster dist

@@ -16,6 +16,41 @@ from .logs import get_logger
 log = get_logger(__name__)
 
 
+JAVA_HINT = ("nag-spark needs Java 17 or 21 for Spark: 'apt-get install openjdk-17-jre-headless' "
+             "(Debian/Ubuntu) or 'brew install openjdk@17' (macOS), or set JAVA_HOME")
+
+
+def java_executable() -> str:
+    """The ``java`` Spark will start (``JAVA_HOME``'s, else the one on ``PATH``), or a
+    :class:`~nag_spark.errors.ConfigError` saying how to get one."""
+    import shutil
+
+    from .errors import ConfigError
+
+    home = os.environ.get("JAVA_HOME")
+    java = os.path.join(home, "bin", "java") if home else shutil.which("java")
+    if not java or not os.access(java, os.X_OK):
+        raise ConfigError(JAVA_HINT + (f" (JAVA_HOME={home} has no bin/java)" if home else ""))
+    return java
+
+
+def check_spark_runtime() -> None:
+    """Spark can start from this Python: pyspark importable, and Java there for a new JVM.
+
+    One clear line instead of an ImportError or PySpark's "Java gateway process exited".
+    """
+    from .errors import ConfigError
+
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        raise ConfigError(f"Spark (pyspark) cannot be found by {sys.executable}: run the job with "
+                          "the project's venv (`source .venv/bin/activate`, then spark-submit or "
+                          "python; or .venv/bin/nag-submit)") from None
+    if not _launched_by_spark_submit():
+        java_executable()
+
+
 def _launched_by_spark_submit() -> bool:
     # spark-submit starts the Python driver with the gateway already listening.
     return "PYSPARK_GATEWAY_PORT" in os.environ
@@ -34,6 +69,7 @@ def get_spark(
     >>> spark.conf.get("spark.nag.delta.writer")          # doctest: +SKIP
     'auto'
     """
+    check_spark_runtime()
     from pyspark import SparkConf, SparkContext
     from pyspark.sql import SparkSession
 

@@ -57,3 +57,16 @@ def test_spark_submit_settings_win_over_the_profile(tmp_path):
     assert conf["spark.nag.delta.writer"] == "deltars"
     # settings spark-submit was not given still come from the profile
     assert conf["spark.sql.parquet.outputTimestampType"] == "TIMESTAMP_MICROS"
+
+
+def test_a_job_that_cannot_start_spark_says_why_in_one_line(tmp_path):
+    """No Java for Spark: the job's one ``error:`` line and exit 2, not PySpark's traceback."""
+    import subprocess
+
+    env = dict(os.environ, JAVA_HOME=str(tmp_path / "no-jdk"), SPARK_LOCAL_IP="127.0.0.1")
+    proc = subprocess.run([sys.executable, "jobs/extract.py", "--input", str(tmp_path / "x.parquet"),
+                           "--output", str(tmp_path / "out")], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=120)
+    errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("error: ")]
+    assert proc.returncode == 2 and len(errors) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert "needs Java 17 or 21" in errors[0] and "no-jdk" in errors[0]
