@@ -21,7 +21,7 @@ from pathlib import Path
 
 from deltalake import DeltaTable
 
-sys.path.insert(0, str(Path(__file__).parent))
+sys.path.append(str(Path(__file__).parent))  # after tests/: "conftest" stays the suite's
 from submit_fixtures import (REPO, TINY_ARGS, VENV_BIN, cluster_conf, kill_session,  # noqa: E402
                              python_workers, run, start, submit_env, wait_for)
 from tiny_model import assert_readable_at_every_version, log_versions, write_docs  # noqa: E402

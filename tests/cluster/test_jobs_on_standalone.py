@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 from deltalake import DeltaTable
 
-sys.path.insert(0, str(Path(__file__).parent))
+sys.path.append(str(Path(__file__).parent))  # after tests/: "conftest" stays the suite's
 from submit_fixtures import (REPO, TINY_ARGS, VENV_BIN, cluster_conf, load_logs, run,  # noqa: E402
                              submit_env)
 from tiny_model import write_docs  # noqa: E402
