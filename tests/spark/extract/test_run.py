@@ -73,4 +73,4 @@ def test_two_executors_one_model_load_per_worker(tmp_path, shared_data):
         assert sorted(df["docid"]) == sorted(pool["docid"])
     a = DeltaTable(str(tmp_path / "out" / "run0")).to_pandas().set_index("docid")
     b = DeltaTable(str(tmp_path / "out" / "run1")).to_pandas().set_index("docid")
-    assert all((a.loc[d, "fwd_up"] == b.loc[d, "fwd_up"]).all() for d in a.index)
+    assert all(np.array_equal(a.loc[d, "fwd_up"], b.loc[d, "fwd_up"]) for d in a.index)
