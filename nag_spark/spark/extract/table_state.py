@@ -65,6 +65,26 @@ def _create(plan, docs, unit_rows: int) -> None:
     log.info("created features table %s (work units of %d rows)", plan.output, unit_rows)
 
 
+def _check_columns(plan, docs, table_schema) -> None:
+    """An existing table gets rows of its own columns only: an input with a ``dataset`` (or
+    carried) column the table lacks, or without one it has, is refused before any work."""
+    from ...tables.features import features_schema
+
+    carry = [f for f in docs.df.schema.fields if f.name in plan.worker_config(docs.columns).carry]
+    ours = features_schema("dataset" in docs.columns, plan.neuron_types, plan.index_types,
+                           carry).fieldNames()
+    theirs = list(table_schema.names)
+    if ours == theirs:
+        return
+    extra, missing = [c for c in ours if c not in theirs], [c for c in theirs if c not in ours]
+    what = "; ".join(part for part in (
+        extra and f"the input has {', '.join(map(repr, extra))}, which the table lacks",
+        missing and f"the table has {', '.join(map(repr, missing))}, which the input lacks") if part)
+    raise InputError(f"--output {plan.output}: this run's rows would not fit the existing "
+                     f"features table's columns ({what or 'other column order'}); write to a new "
+                     "--output, or give an input with the table's columns")
+
+
 def _existing_unit_rows(spark, plan) -> int | None:
     """The table's unit size (None: no table yet), after checking its lineage."""
     from ...delta import table_exists, table_properties
@@ -90,6 +110,8 @@ def open_features_table(spark, plan, docs, slots: int) -> FeaturesTableState:
     if created:
         _create(plan, docs, unit_rows)
     appender = TxnAppender(plan.output)
+    if not created:
+        _check_columns(plan, docs, appender.schema)
     state = FeaturesTableState(plan.output, table_dir, created, unit_rows, appender.version,
                                dict(appender.table.metadata().configuration), appender.schema)
     todo: list[WorkUnit] = []

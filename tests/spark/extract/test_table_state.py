@@ -112,3 +112,26 @@ def test_empty_texts_are_counted_not_stored_and_bad_utf8_is_replaced(spark, tiny
     res = run_extraction(spark, _opts(tiny_model, inp, out))
     assert (res.docs_processed, res.docs_skipped_empty, res.invalid_utf8) == (2, 2, 1)
     assert sorted(_table(out)["docid"]) == ["a", "d"]
+
+
+def test_an_input_whose_columns_differ_from_the_table_is_refused_before_any_work(
+        spark, tiny_model, tmp_path):
+    # Found by the property suite: rows without the table's 'dataset' column (or with one
+    # it lacks) failed inside a worker's Arrow cast, with a traceback and no names.
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    import pytest
+
+    from nag_spark.errors import InputError
+
+    out = tmp_path / "feats"
+    write_docs(tmp_path / "one" / "docs.parquet", [f"d{i:03d}" for i in range(20)])
+    run_extraction(spark, _opts(tiny_model, tmp_path / "one", out))
+    version = DeltaTable(str(out)).version()
+    (tmp_path / "two").mkdir()
+    pq.write_table(pa.table({"docid": ["x1", "x2"], "doc": ["some text here", "more text"]}),
+                   str(tmp_path / "two" / "docs.parquet"))
+    with pytest.raises(InputError, match=r"'dataset', which the input lacks") as err:
+        run_extraction(spark, _opts(tiny_model, tmp_path / "two", out))
+    assert str(out) in str(err.value)
+    assert DeltaTable(str(out)).version() == version and len(_table(out)) == 20
