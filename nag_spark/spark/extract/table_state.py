@@ -52,14 +52,20 @@ def _local_dir(output: str) -> str:
     return location.uri
 
 
+def _run_schema(plan, docs):
+    """The features table schema this run's rows have (its input's dataset and carried columns)."""
+    from ...tables.features import features_schema
+
+    carry = [f for f in docs.df.schema.fields if f.name in plan.worker_config(docs.columns).carry]
+    return features_schema("dataset" in docs.columns, plan.neuron_types, plan.index_types, carry)
+
+
 def _create(plan, docs, unit_rows: int) -> None:
     from ...delta.location import Location, check_delta_or_free
     from ...delta.txn_append import create_table
-    from ...tables.features import features_schema
 
     check_delta_or_free(Location.parse(plan.output))  # never over a folder of other files
-    carry = [f for f in docs.df.schema.fields if f.name in plan.worker_config(docs.columns).carry]
-    schema = features_schema("dataset" in docs.columns, plan.neuron_types, plan.index_types, carry)
+    schema = _run_schema(plan, docs)
     props = dict(plan.table_properties, **{UNIT_ROWS_KEY: str(unit_rows)})
     create_table(plan.output, schema, props, {"job": "extract", "step": "create"})
     log.info("created features table %s (work units of %d rows)", plan.output, unit_rows)
@@ -68,11 +74,7 @@ def _create(plan, docs, unit_rows: int) -> None:
 def _check_columns(plan, docs, table_schema) -> None:
     """An existing table gets rows of its own columns only: an input with a ``dataset`` (or
     carried) column the table lacks, or without one it has, is refused before any work."""
-    from ...tables.features import features_schema
-
-    carry = [f for f in docs.df.schema.fields if f.name in plan.worker_config(docs.columns).carry]
-    ours = features_schema("dataset" in docs.columns, plan.neuron_types, plan.index_types,
-                           carry).fieldNames()
+    ours = _run_schema(plan, docs).fieldNames()
     theirs = list(table_schema.names)
     if ours == theirs:
         return
