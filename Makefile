@@ -25,9 +25,10 @@ demo: $(STAMP) java-check
 	$(PY) -m nag_spark.demo
 
 test: $(STAMP) java-check
-	$(PY) -m pytest -q -m "not cluster" $(PYTEST_ARGS) tests
+	$(PY) -m pytest -q $(PYTEST_ARGS) tests
 
-# The standalone-cluster tests that ship the packed environment (make package) to executors.
+# Only the standalone-cluster tests that ship the packed environment (make package) to
+# executors (make test runs them too).
 test-cluster: $(STAMP) java-check
 	$(PY) -m pytest -q -m cluster $(PYTEST_ARGS) tests/cluster
 
@@ -45,10 +46,12 @@ compare-figure: $(STAMP) java-check
 	$(PY) docs/make_compare_figure.py docs/compare_runs.png
 
 # The Python environment shipped to executors (spark-submit --archives ...#environment):
-# a venv-pack archive of a regular install of this checkout; rebuilt only when setup.cfg or
-# the package's files change (build venvs are kept in ~/.cache/nag-spark/env-pack).
+# a venv-pack archive of a regular install of this checkout and what executors import,
+# copied from .venv; rebuilt only when setup.cfg or the package's files change.
+# PACK_CONTENTS=full also packs the driver's packages (--deploy-mode cluster).
+PACK_CONTENTS ?= executor
 package: $(STAMP)
-	$(PY) -m nag_spark.cluster.pack --output dist/nag-spark-env.tar.gz
+	$(PY) -m nag_spark.cluster.pack --contents $(PACK_CONTENTS)
 
 # A standalone Spark cluster on 127.0.0.1 (one master, SPARK_WORKERS workers), state in .cluster/.
 SPARK_MASTER_PORT       ?= 7077

@@ -32,10 +32,8 @@ WORKER_ENV = {"HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "CUDA_VI
 
 
 def pytest_collection_modifyitems(items):
-    """Tests that ship the packed environment are marked ``cluster``: ``make test`` leaves
-    them out (building the archive and unpacking ~2.4 GB per Spark application costs about
-    a minute each, 15+ minutes for the folder on this machine); ``make test-cluster`` runs
-    them."""
+    """Tests that ship the packed environment are marked ``cluster``, so that
+    ``make test-cluster`` (``-m cluster``) runs just them; ``make test`` runs them too."""
     for item in items:
         if "env_archive" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.cluster)
@@ -44,8 +42,7 @@ def pytest_collection_modifyitems(items):
 @pytest.fixture(scope="session")
 def env_archive() -> Path:
     """``dist/nag-spark-env.tar.gz``, as ``make package`` builds it (a no-op when it is up
-    to date; a re-pack, about 75 s here, when the package's files changed; only a change of
-    setup.cfg reinstalls the dependencies: the build venv is kept per machine).
+    to date; otherwise a copy of this venv's distributions and a re-pack, about 50 s here).
 
     (A plain ``.tar`` would unpack faster, but Spark unpacks ``.tar`` with Java, which
     refuses the venv's absolute ``bin/python3.11`` symlink; ``.tar.gz`` goes through

