@@ -2,7 +2,8 @@
 
     spark-submit jobs/rank.py --target hellaswag[,arc_c,...] --pool PATH --output PATH \
         [--target-features PATH] [--fraction 0.2] [--neuron-type fwd_up] \
-        [--layers all|last|first|0,5,9] [--power 1.0] [--quality-col COL [--invert-quality]] \
+        [--layers all|last|first|0,5,9] [--power 1.0] [--profile-weighting paper|log-ratio|tfidf] \
+        [--top-k k] [--quality-col COL [--invert-quality]] \
         [--dedupe] [--profile local] [--experiment NAME]
 
 Also runs as ``python jobs/rank.py ...``. Targets resolve through conf/targets.yaml;
@@ -15,10 +16,13 @@ import argparse
 import os
 import sys
 
-# A checkout run as `python jobs/rank.py` finds the package without installing it.
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# The checkout first on sys.path (a checkout run as `python jobs/...` finds the package), and
+# this folder off it, where jobs/select.py would shadow the standard library's `select`.
+_JOBS = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [os.path.dirname(_JOBS)] + [p for p in sys.path if os.path.abspath(p or os.curdir) != _JOBS]
 
 from nag_spark.cli import comma_list, default_of, run_job  # noqa: E402
+from nag_spark.kernels.profile import PROFILE_WEIGHTINGS  # noqa: E402
 from nag_spark.spark.rank.options import RankOptions  # noqa: E402
 
 
@@ -39,7 +43,14 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help=f"token fraction in (0, 1] (default {_default('fraction')})")
     p.add_argument("--neuron-type", default=_default("neuron_type"))
     p.add_argument("--layers", default=_default("layers"), help="all | first | last | comma list of layers")
-    p.add_argument("--power", type=float, default=_default("power"), help="exponent on target counts")
+    p.add_argument("--power", type=float, default=_default("power"),
+                   help="exponent on the profile's raw weights (the target counts, for paper)")
+    p.add_argument("--profile-weighting", default=_default("profile_weighting"),
+                   choices=PROFILE_WEIGHTINGS,
+                   help="paper: normalised target counts (default); log-ratio / tfidf: each "
+                        "neuron's target frequency weighed against its pool frequency")
+    p.add_argument("--top-k", type=int, default=_default("top_k"), metavar="k",
+                   help="score with the first k <= K indices of each layer's NAG (default: all K)")
     p.add_argument("--quality-col", help="pool column blended with the distance")
     p.add_argument("--invert-quality", action="store_true", help="quality is higher-is-better")
     p.add_argument("--dedupe", action="store_true", help="drop docids already kept by an earlier target")
@@ -62,6 +73,7 @@ def options(args: argparse.Namespace) -> RankOptions:
         targets=list(comma_list(args.target)) + args.target_filter, pool=args.pool,
         output=args.output, target_features=args.target_features, fraction=args.fraction,
         neuron_type=args.neuron_type, layers=args.layers, power=args.power,
+        profile_weighting=args.profile_weighting, top_k=args.top_k,
         quality_col=args.quality_col, invert_quality=args.invert_quality, dedupe=args.dedupe,
         payload_cols=comma_list(args.payload_cols), experiment=args.experiment,
         run_name=args.run_name, mode=args.mode, targets_file=args.targets_file)

@@ -52,6 +52,10 @@ class SelectionProperties:
     quality_col: str | None = None
     invert_quality: bool = False
     pool_properties: Mapping[str, str] = field(default_factory=dict)
+    # The ranking's profile levers (``--profile-weighting``, ``--top-k``); None: not a NAG
+    # ranking's selection, the keys are left out.
+    profile_weighting: str | None = None
+    score_top_k: int | None = None
 
     def to_properties(self) -> dict[str, str]:
         """The table properties; the pool's model lineage keys are copied after ours.
@@ -68,6 +72,11 @@ class SelectionProperties:
                  "nag.mlflow_run_id": self.mlflow_run_id, "nag.pool_table": str(self.pool_table),
                  "nag.pool_version": str(self.pool_version),
                  "nag.dedupe": str(self.dedupe).lower()}
+        if self.profile_weighting is not None:
+            props["nag.profile_weighting"] = self.profile_weighting
+        if self.score_top_k is not None:
+            # Not nag.top_k: that key is the features' K, copied from the pool below.
+            props["nag.score_top_k"] = str(self.score_top_k)
         if self.quality_col:
             props.update({"nag.quality_col": self.quality_col,
                           "nag.invert_quality": str(self.invert_quality).lower()})

@@ -46,11 +46,11 @@ def record_rank_start(opts, plan) -> None:
     Parameters
     ----------
     opts : RankOptions
-        Read: ``power``, ``neuron_type``, ``quality_col``, ``invert_quality``, ``dedupe``,
-        ``pool``, ``n_bins``.
+        Read: ``power``, ``profile_weighting``, ``neuron_type``, ``quality_col``,
+        ``invert_quality``, ``dedupe``, ``pool``, ``n_bins``.
     plan : RankingPlan
         Read: ``names``, ``specs`` (``describe()``), ``fraction``, ``per_fraction``,
-        ``layer_label``, ``target_path``, ``model_lineage``, ``pool_version``,
+        ``layer_label``, ``used_top_k``, ``target_path``, ``model_lineage``, ``pool_version``,
         ``target_version``, ``same_table`` (the target table is logged only when it is not
         the pool).
     """
@@ -58,6 +58,8 @@ def record_rank_start(opts, plan) -> None:
               "target_filters": "; ".join(s.describe() for s in plan.specs),
               "fraction": plan.fraction, "fraction_per_target": plan.per_fraction,
               "layers": plan.layer_label, "power": opts.power, "neuron_type": opts.neuron_type,
+              # The profile levers; "score_top_k", not "top_k": that is the features' K.
+              "profile_weighting": opts.profile_weighting, "score_top_k": plan.used_top_k,
               "quality_col": opts.quality_col or "", "invert_quality": opts.invert_quality,
               "dedupe": opts.dedupe, "pool_path": str(opts.pool),
               "target_features_path": str(plan.target_path), "n_bins": opts.n_bins}
@@ -143,7 +145,7 @@ def _log_profiles(outcomes: Sequence, profiles: Sequence, num_layers: int, tmp: 
 
 
 def record_rank_result(result, profiles: Sequence, histograms: Sequence, selected: dict, *,
-                       num_layers: int, quality: bool) -> None:
+                       num_layers: int, quality: bool, pool_frequencies=None) -> None:
     """Log the metrics, the profiles and their heatmaps, the distance histogram and the
     composition (JSON and plots) of a finished ranking.
 
@@ -159,10 +161,16 @@ def record_rank_result(result, profiles: Sequence, histograms: Sequence, selecte
         L of the features (heatmap titles).
     quality : bool
         Whether the key is the quality blend (``combined_score``) rather than the distance.
+    pool_frequencies : PoolFrequencies, optional
+        The pool's neuron counts of a contrastive weighting: their row count is logged
+        (``pool_frequency_docs``) and the counts saved as ``profile/pool_counts.npz``.
     """
     from ..plots import plot_composition, plot_distance_histogram
 
-    log_metrics(rank_metrics(result, histograms))
+    metrics = rank_metrics(result, histograms)
+    if pool_frequencies is not None:
+        metrics["pool_frequency_docs"] = pool_frequencies.n_docs
+    log_metrics(metrics)
     hist = distance_histogram(result.targets, histograms,
                               "combined_score" if quality else "nag_distance")
     composition = {"pool": {k: int(v) for k, v in histograms[0].tokens_by_dataset.items()},
@@ -170,6 +178,14 @@ def record_rank_result(result, profiles: Sequence, histograms: Sequence, selecte
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         _log_profiles(result.targets, profiles, num_layers, tmp)
+        if pool_frequencies is not None:
+            import numpy as np
+
+            with open(tmp / "pool_counts.npz", "wb") as fh:
+                np.savez_compressed(fh, counts=pool_frequencies.counts,
+                                    n_docs=np.int64(pool_frequencies.n_docs),
+                                    top_k=np.int64(pool_frequencies.top_k))
+            log_file(tmp / "pool_counts.npz", PROFILE_DIR)
         log_json(hist, HIST_ARTIFACT)
         log_json(composition, COMPOSITION_ARTIFACT)
         plot_distance_histogram(hist, hist["boundary"], tmp / "distance_hist.png")

@@ -113,3 +113,50 @@ def test_cli_builds_frozen_options_with_comma_lists_and_option_defaults():
     for name in ("fraction", "neuron_type", "layers", "power", "mode", "n_bins"):
         assert getattr(opts, name) == getattr(defaults, name), name
     assert job.options(job.parse_args(["--pool", "p", "--output", "o"])).payload_cols == ()
+
+
+def test_cli_contrastive_top_k_on_smollm2_features(smollm2_features, tmp_path, mlflow_uri):
+    """``--profile-weighting log-ratio --top-k 10 --layers last`` equals the kernels run in
+    sequence on the tables read back independently; a k above K is refused (exit 2)."""
+    from nag_spark.kernels.profile import PoolFrequencies, TargetProfile, nag_prefix
+    from nag_spark.kernels.scoring import ProfileScorer
+
+    out = tmp_path / "contrastive"
+    run_job(["jobs/rank.py", "--target", "hellaswag", "--pool", smollm2_features["pool"],
+             "--target-features", smollm2_features["targets"], "--output", str(out),
+             "--profile-weighting", "log-ratio", "--top-k", "10", "--layers", "last",
+             "--experiment", "rank-e2e"])
+    pool, props = features(smollm2_features["pool"])
+    targets, _ = features(smollm2_features["targets"])
+    L, K, N = int(props["nag.num_layers"]), int(props["nag.top_k"]), int(props["nag.n_neurons.fwd_up"])
+    nags = nag_prefix(np.stack(index_rows(pool.fwd_up, L * K, "fwd_up")).astype(np.int64), L, K, 10)
+    tn = targets[targets.dataset == "hellaswag_train"].fwd_up
+    tnags = nag_prefix(np.stack(index_rows(tn, L * K, "fwd_up")).astype(np.int64), L, K, 10)
+    prof = TargetProfile.from_nags(tnags, L, 10, N, "last", 1.0, "log-ratio",
+                                   PoolFrequencies.from_nags(nags, L, 10, N))
+    want = pool[["docid", "token_num"]].assign(nag_distance=ProfileScorer(prof).distance(nags))
+    want = want.sort_values(["nag_distance", "docid"]).reset_index(drop=True)
+    keep = max(1, int((want.token_num.cumsum() <= int(np.floor(0.2 * want.token_num.sum()))).sum()))
+    got, out_props = features(out)
+    got = got.sort_values("rank").reset_index(drop=True)
+    assert got.docid.tolist() == want.docid[:keep].tolist()
+    assert np.array_equal(got.nag_distance.to_numpy(), want.nag_distance[:keep].to_numpy())
+    assert (out_props["nag.profile_weighting"], out_props["nag.score_top_k"],
+            out_props["nag.layers"], out_props["nag.top_k"]) == ("log-ratio", "10", "last", "20")
+    proc = run_job(["jobs/rank.py", "--target", "hellaswag", "--pool", smollm2_features["pool"],
+                    "--target-features", smollm2_features["targets"], "--output",
+                    str(tmp_path / "o"), "--top-k", "21"], check=False)
+    assert proc.returncode == 2
+    assert "error: --top-k 21: must be an integer in [1, 20]; the features hold K = 20" in proc.stderr
+
+
+def test_cli_profile_levers_parse_and_bad_weighting_exits_2(tmp_path):
+    job = _rank_job()
+    opts = job.options(job.parse_args(["--pool", "p", "--output", "o", "--profile-weighting",
+                                       "tfidf", "--top-k", "5", "--power", "2", "--layers", "last"]))
+    assert (opts.profile_weighting, opts.top_k, opts.power, opts.layers) == ("tfidf", 5, 2.0, "last")
+    default = job.options(job.parse_args(["--pool", "p", "--output", "o"]))
+    assert (default.profile_weighting, default.top_k) == ("paper", None)
+    proc = run_job(["jobs/rank.py", "--target", "hellaswag", "--pool", str(tmp_path / "p"),
+                    "--output", str(tmp_path / "o"), "--profile-weighting", "idf"], check=False)
+    assert proc.returncode == 2 and "invalid choice: 'idf'" in proc.stderr

@@ -30,3 +30,13 @@ def test_properties_carry_how_and_from_what():
     assert props["nag.model"] == "m" and props["nag.top_k"] == "20"
     plain = SelectionProperties(["t"], 0.5, "all", 1.0, "fwd_up", ["d"], "r", "/p", 0).to_properties()
     assert "nag.quality_col" not in plain and plain["nag.dedupe"] == "false"
+
+
+def test_profile_levers_are_their_own_keys_beside_the_features_k():
+    props = SelectionProperties(["t"], 0.2, "last", 2.0, "fwd_up", ["d"], "r", "/p", 0,
+                                pool_properties={"nag.top_k": "20"}, profile_weighting="tfidf",
+                                score_top_k=5).to_properties()
+    assert props["nag.profile_weighting"] == "tfidf" and props["nag.score_top_k"] == "5"
+    assert props["nag.top_k"] == "20"  # the features' K is still the pool's
+    plain = SelectionProperties(["t"], 0.5, "all", 1.0, "fwd_up", ["d"], "r", "/p", 0).to_properties()
+    assert "nag.profile_weighting" not in plain and "nag.score_top_k" not in plain

@@ -6,7 +6,9 @@ notebooks. Its steps (DESIGN.md §1, docs/CONTRACT.md), one module each:
 1. :mod:`.plan` — check the options and both tables (lineage properties, columns) before
    any Spark job, and pin the versions read: a frozen :class:`~.plan.RankingPlan`;
 2. :mod:`.profiles` — build each target's :class:`~nag_spark.kernels.profile.TargetProfile`
-   on the driver from the (small) target features;
+   on the driver from the (small) target features (their first ``--top-k`` indices per
+   layer); a contrastive ``--profile-weighting`` first counts the pool's neurons in one
+   aggregation (:mod:`.pool_frequencies`);
 3. :mod:`.scoring` — score the pool with ``mapInArrow`` (one pass over the NAGs, profiles
    broadcast), keep the scores on disk;
 4. :mod:`.pool` — one aggregation: pool size, tokens, bad token counts, key bounds;

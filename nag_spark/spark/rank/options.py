@@ -27,7 +27,16 @@ class RankOptions:
     fraction : float
         Token fraction in (0, 1]; with M targets each selects ``fraction / M``.
     neuron_type, layers, power
-        Which NAG column, which layers score, exponent on target counts.
+        Which NAG column, which layers score, exponent on the profile's raw weights (the
+        target counts, for the paper's weighting).
+    profile_weighting : {"paper", "log-ratio", "tfidf"}
+        How target counts become the profile (:mod:`nag_spark.kernels.profile`): the
+        paper's normalised counts (default), or weighed against the pool's counts of each
+        neuron (one more aggregation over the pool's NAGs).
+    top_k : int, optional
+        Score with the first ``top_k`` indices of each layer's NAG only (they are stored in
+        impact order); default all K of the features. Target profile and pool counts use
+        the same first ``top_k``.
     quality_col, invert_quality
         Quality blend: min-max normalised distance + quality (inverted when higher is
         better); selection by the sum (``combined_score``).
@@ -56,6 +65,8 @@ class RankOptions:
     neuron_type: str = "fwd_up"
     layers: str | Sequence[int] = "all"
     power: float = 1.0
+    profile_weighting: str = "paper"
+    top_k: int | None = None
     quality_col: str | None = None
     invert_quality: bool = False
     dedupe: bool = False

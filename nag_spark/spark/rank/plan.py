@@ -19,7 +19,7 @@ from ...delta.location import Location
 from ...errors import InputError, TableError
 from ...kernels.neuron_types import NEURON_TYPES
 from ...logs import get_logger
-from ...kernels.profile import layers_label, resolve_layers
+from ...kernels.profile import check_top_k, check_weighting, layers_label, resolve_layers
 from ...kernels.selection import check_fraction, split_fraction
 from ...tables.features import KIND_KEY, FeaturesLineage, model_properties
 from ...tables.selection import KIND as SELECTION_KIND
@@ -50,6 +50,8 @@ class RankingPlan:
         L, K and N of the scored neuron type, from the target features.
     layers : tuple of int
         The layers that score.
+    score_top_k : int, optional
+        k, the first indices of each layer's NAG that score (``--top-k``; None: all K).
     """
 
     specs: list[TargetSpec]
@@ -66,6 +68,12 @@ class RankingPlan:
     n_neurons: int
     layers: tuple[int, ...]
     same_table: bool
+    score_top_k: int | None = None
+
+    @property
+    def used_top_k(self) -> int:
+        """k: indices per layer that score (``top_k`` unless ``--top-k`` asks for fewer)."""
+        return self.top_k if self.score_top_k is None else self.score_top_k
 
     @property
     def names(self) -> list[str]:
@@ -106,6 +114,7 @@ def _check_options(opts: RankOptions) -> float:
         raise InputError(f"unknown neuron type {opts.neuron_type!r}; known: {', '.join(NEURON_TYPES)}")
     if not np.isfinite(opts.power) or opts.power <= 0:
         raise InputError(f"--power must be a positive number, got {opts.power}")
+    check_weighting(opts.profile_weighting)
     if opts.mode not in ("overwrite", "error"):
         raise InputError(f"--mode must be overwrite or error, got {opts.mode!r}")
     return fraction
@@ -205,8 +214,9 @@ def plan_ranking(spark, opts: RankOptions) -> RankingPlan:
     top_k = target_lineage.require("top_k")
     n_neurons = target_lineage.neurons(opts.neuron_type)
     layers = resolve_layers(opts.layers, num_layers)
+    score_top_k = check_top_k(opts.top_k, top_k)
     _check_columns(opts, pool.df, target.df, target_path, specs)
     _note_legacy_layout(opts, pool.df)
     return RankingPlan(specs, target_path, fraction, per_fraction, pool.df, target.df,
                        pool.properties, pool.version, target.version, num_layers, top_k,
-                       n_neurons, layers, same)
+                       n_neurons, layers, same, score_top_k)

@@ -1,9 +1,11 @@
-"""The ranking job's story: plan, profiles, scoring, selection, write, record."""
+"""The ranking job's story: plan, profiles (with the pool's neuron counts for a contrastive
+weighting), scoring, selection, write, record."""
 from __future__ import annotations
 
 import contextlib
 import time
 
+from ...kernels.profile import needs_pool
 from ...logs import get_logger
 from ...tables.selection import SelectionProperties
 from ...tracking.rank_run import rank_run, record_rank_output, record_rank_result, record_rank_start
@@ -12,7 +14,8 @@ from .multi_target import TargetSelections, select_all
 from .options import RankOptions, RankResult
 from .plan import RankingPlan, plan_ranking
 from .pool import check_pool, pool_stats, pool_to_score
-from .profiles import target_profiles
+from .pool_frequencies import pool_frequencies
+from .profiles import build_profiles, target_nags
 from .scoring import key_names, score_frame
 
 log = get_logger(__package__)  # the ranking job's one logger (nag_spark.spark.rank)
@@ -46,10 +49,21 @@ def _write_selection(chosen: TargetSelections, plan: RankingPlan, opts: RankOpti
         plan.names, plan.fraction, plan.layer_label, opts.power, opts.neuron_type,
         [o.profile_digest for o in chosen.outcomes], run_id, str(opts.pool), plan.pool_version,
         dedupe=opts.dedupe, quality_col=opts.quality_col, invert_quality=opts.invert_quality,
-        pool_properties=plan.pool_props).to_properties()
+        pool_properties=plan.pool_props, profile_weighting=opts.profile_weighting,
+        score_top_k=plan.used_top_k).to_properties()
     return write_table(chosen.frame, opts.output, mode="overwrite", properties=props,
                        commit_info={"job": "rank", "mlflow_run_id": run_id,
                                     "target": ",".join(plan.names)})
+
+
+def _note_empty_layers(plan: RankingPlan, profiles) -> None:
+    """Say which scored layers a contrastive weighting left without weight."""
+    for name, p in zip(plan.names, profiles):
+        empty = [l for l in p.layers if not p.weights[l].any()]
+        if empty:
+            log.info("%s: %d of %d scored layers have no neuron more frequent in the target than "
+                     "in the pool (zero weight): %s", name, len(empty), len(p.layers),
+                     ",".join(map(str, empty)))
 
 
 def run_ranking(spark, opts: RankOptions) -> RankResult:
@@ -64,13 +78,29 @@ def run_ranking(spark, opts: RankOptions) -> RankResult:
     t0 = time.perf_counter()
     with _timed(timings, "profile"):
         plan = plan_ranking(spark, opts)
-        profiles, n_target_rows, target_docids = target_profiles(plan, opts)
+        target = target_nags(plan, opts)
+        n_target_rows, target_docids = target.counts, target.docids
     pool = pool_to_score(plan, opts, n_target_rows)
+    frequencies = None
+    if needs_pool(opts.profile_weighting):
+        with _timed(timings, "pool_frequencies"):
+            frequencies = pool_frequencies(pool.df, opts.neuron_type, plan.num_layers,
+                                           plan.top_k, plan.used_top_k, plan.n_neurons,
+                                           plan.layers)
+        log.info("%s profile: neuron counts of %d pool documents over the first %d indices "
+                 "of %d layers in %.1f s", opts.profile_weighting, frequencies.n_docs,
+                 plan.used_top_k, len(plan.layers), timings["pool_frequencies"])
+    t = time.perf_counter()
+    profiles = build_profiles(plan, opts, target, frequencies)
+    timings["profile"] += time.perf_counter() - t  # the pool counts are timed on their own
+    if frequencies is not None:
+        _note_empty_layers(plan, profiles)
     keys = key_names(len(profiles))
     with rank_run(plan.names, opts.pool, plan.pool_version, opts.experiment, opts.run_name) as run_id:
         record_rank_start(opts, plan)
         t = time.perf_counter()
-        scored_frame = score_frame(pool.df, opts.neuron_type, profiles, keys, pool.columns)
+        scored_frame = score_frame(pool.df, opts.neuron_type, profiles, keys, pool.columns,
+                                   stored_top_k=plan.top_k)
         with _persisted(scored_frame, opts.storage_level) as scored:
             with _timed(timings, "score_and_stats", since=t):
                 stats = pool_stats(scored, keys, "quality" if opts.quality_col else None,
@@ -86,7 +116,8 @@ def run_ranking(spark, opts: RankOptions) -> RankResult:
         res = RankResult(run_id, str(opts.output), version, int(stats["docs"]), int(stats["tokens"]),
                          counted(chosen.outcomes, tokens, docs), timings, pool.excluded_target_rows)
         record_rank_result(res, profiles, [s.histogram for s in chosen.selections], tokens,
-                           num_layers=plan.num_layers, quality=bool(opts.quality_col))
+                           num_layers=plan.num_layers, quality=bool(opts.quality_col),
+                           pool_frequencies=frequencies)
         record_rank_output(str(opts.output), version)
     log.info("selected %s into %s@v%d", ", ".join(f"{o.name}: {o.selected_docs} docs/"
              f"{o.selected_tokens} tokens" for o in res.targets), opts.output, version)

@@ -4,6 +4,8 @@ Each Arrow batch's NAG column (``list<int16|int32>``, all lists of length L*K) i
 as a ``(D, L*K)`` numpy array without copying, and every target's
 :class:`~nag_spark.kernels.scoring.ProfileScorer` scores it with one gather and a sum.
 The profiles travel once per executor as a broadcast variable, not inside each task.
+With ``--top-k k`` below the features' K, each batch is cut to the first k indices of every
+layer (:func:`~nag_spark.kernels.profile.nag_prefix`) before scoring.
 """
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from typing import Sequence
 
 import pyarrow as pa
 
-from ...kernels.profile import TargetProfile
+from ...kernels.profile import TargetProfile, nag_prefix
 from ...kernels.scoring import ProfileScorer
 from ...tables.features import decode_nags
 
@@ -22,7 +24,7 @@ def key_names(n: int) -> list[str]:
 
 
 def score_frame(df, feature_col: str, profiles: Sequence[TargetProfile], key_cols: Sequence[str],
-                keep_cols: Sequence[str]):
+                keep_cols: Sequence[str], stored_top_k: int | None = None):
     """Add one ``nag_distance`` column per profile; drop the NAG column.
 
     Parameters
@@ -37,13 +39,19 @@ def score_frame(df, feature_col: str, profiles: Sequence[TargetProfile], key_col
         Output column name of each profile's distance.
     keep_cols : sequence of str
         Columns passed through unchanged.
+    stored_top_k : int, optional
+        K of the features, when the profiles score only their first ``top_k`` indices
+        per layer (default: the profiles' ``top_k``, all of them).
     """
     from pyspark.sql.types import DoubleType, StructField, StructType
 
     spark = df.sparkSession
-    payload = [(p.weights, p.layers, p.top_k, p.power, p.n_targets) for p in profiles]
+    payload = [(p.weights, p.layers, p.top_k, p.power, p.n_targets, p.weighting)
+               for p in profiles]
     broadcast = spark.sparkContext.broadcast(payload)
-    width = profiles[0].num_layers * profiles[0].top_k
+    num_layers, k = profiles[0].num_layers, profiles[0].top_k
+    stored_k = k if stored_top_k is None else int(stored_top_k)
+    width = num_layers * stored_k
     keep = list(keep_cols)
     schema = StructType([df.schema[c] for c in keep]
                         + [StructField(k, DoubleType(), False) for k in key_cols])
@@ -51,7 +59,8 @@ def score_frame(df, feature_col: str, profiles: Sequence[TargetProfile], key_col
     def score(batches):
         scorers = [ProfileScorer(TargetProfile(*item)) for item in broadcast.value]
         for batch in batches:
-            nags = decode_nags(batch.column(feature_col), width, feature_col)
+            nags = nag_prefix(decode_nags(batch.column(feature_col), width, feature_col),
+                              num_layers, stored_k, k)
             cols = [batch.column(c) for c in keep]
             cols += [pa.array(s.distance(nags), pa.float64()) for s in scorers]
             yield pa.RecordBatch.from_arrays(cols, names=keep + list(key_cols))

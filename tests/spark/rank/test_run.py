@@ -54,7 +54,8 @@ def test_one_run_writes_returns_logs_and_records_its_selection(spark, tmp_path, 
     props = table_properties(out)
     assert props == SelectionProperties(
         ["hellaswag"], 0.25, "all", 2.0, "fwd_up", [res.targets[0].profile_digest], res.run_id,
-        pool_path, table_version(pool_path, spark), pool_properties=LINEAGE).to_properties()
+        pool_path, table_version(pool_path, spark), pool_properties=LINEAGE,
+        profile_weighting="paper", score_top_k=3).to_properties()
     # The job's own log lines come from one logger, as before the package split.
     ours = [m for name, m in lines.lines if name == "nag_spark.spark.rank"]
     assert ours == [f"selected hellaswag: {len(got)} docs/{int(got.token_num.sum())} tokens "
