@@ -14,8 +14,10 @@ import argparse
 import os
 import sys
 
-# A checkout run as `python jobs/extract.py` finds the package without installing it.
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# The checkout first on sys.path (a checkout run as `python jobs/...` finds the package), and
+# this folder off it, where jobs/select.py would shadow the standard library's `select`.
+_JOBS = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [os.path.dirname(_JOBS)] + [p for p in sys.path if os.path.abspath(p or os.curdir) != _JOBS]
 
 from nag_spark.cli import comma_list, default_of, run_job  # noqa: E402
 from nag_spark.models.device import DEVICE_CHOICES  # noqa: E402
