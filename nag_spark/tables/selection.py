@@ -14,6 +14,9 @@ from typing import Mapping, Sequence
 from .features import KIND_KEY, model_properties
 
 KIND = "selection"
+# Properties other jobs read back (jobs/evaluate.py: which targets, which rank run).
+TARGET_KEY = "nag.target"
+RUN_ID_KEY = "nag.mlflow_run_id"
 
 # Columns of every selection table, in order (the quality pair only with a quality blend).
 SELECTION_COLUMNS = ("docid", "dataset", "token_num", "nag_distance", "quality",
@@ -65,11 +68,11 @@ class SelectionProperties:
         >>> p.to_properties()["nag.pool_version"], p.to_properties()["nag.model"]
         ('3', 'm')
         """
-        props = {KIND_KEY: KIND, "nag.target": ",".join(self.targets),
+        props = {KIND_KEY: KIND, TARGET_KEY: ",".join(self.targets),
                  "nag.fraction": str(self.fraction), "nag.layers": self.layers,
                  "nag.power": str(self.power), "nag.neuron_type": self.neuron_type,
                  "nag.profile_digest": ",".join(self.profile_digests),
-                 "nag.mlflow_run_id": self.mlflow_run_id, "nag.pool_table": str(self.pool_table),
+                 RUN_ID_KEY: self.mlflow_run_id, "nag.pool_table": str(self.pool_table),
                  "nag.pool_version": str(self.pool_version),
                  "nag.dedupe": str(self.dedupe).lower()}
         if self.profile_weighting is not None:

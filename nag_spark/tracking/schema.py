@@ -22,6 +22,12 @@ TARGET_TAG = "nag.target"
 FEATURES_PATH_TAG = "nag.features_path"
 FEATURES_VERSION_TAG = "nag.features_version"
 COMPARED_RUNS_TAG = "nag.compared_runs"
+METHOD_TAG = "nag.method"             # select runs: the baseline (random, dsir, bm25, embedding)
+# evaluate runs (tracking/evaluate_run.py) and the selection runs they tag back
+SELECTION_RUNS_TAG = "nag.selection_runs"
+EVAL_SETS_TAG = "nag.eval"
+EVALUATED_BY_TAG = "nag.evaluated_by"
+EVALUATION_TAG_PREFIX = "nag.evaluation."   # nag.evaluation.<eval> = "<mean>±<std> nats (...)"
 
 # ---------------------------------------------------------------- artifacts
 PROFILE_DIR = "profile"               # profile.npz, profile_<target>.npz

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Sequence
 
+from .evaluation import evaluation_table
 from .html_report import write_html
 from .rank_runs import RankRun
 from .summary import summary_text
@@ -114,5 +115,8 @@ def write_report_files(report: ComparisonReport, out: str | os.PathLike) -> str:
     report.jaccard_docids.to_csv(out / "jaccard_docids.csv")
     report.jaccard_tokens.to_csv(out / "jaccard_tokens.csv")
     report.composition.to_csv(out / "composition.csv")
+    evaluation = evaluation_table(report.runs)
+    if not evaluation.empty:  # jobs/evaluate.py results, when there are any
+        evaluation.to_csv(out / "evaluation.csv")
     (out / "summary.txt").write_text(report.summary + "\n", encoding="utf-8")
     return write_html(report, out / "report.html")

@@ -5,6 +5,8 @@ from typing import Sequence
 
 import numpy as np
 
+from .evaluation import evaluation_lines
+
 # Beyond this many pairs the summary names the first ones and counts the rest.
 MAX_PAIRS_SHOWN = 10
 
@@ -63,4 +65,5 @@ def summary_text(runs, selection, jd: np.ndarray, jt: np.ndarray, composition, p
             top, low = diff.index[-1], diff.index[0]
             lines.append(f"  {lab}: most over-represented {top} ({diff[top] * 100:+.1f} pt), "
                          f"most under-represented {low} ({diff[low] * 100:+.1f} pt) vs the pool")
+    lines += evaluation_lines(runs)  # jobs/evaluate.py results, when there are any
     return "\n".join(lines)
