@@ -19,11 +19,10 @@ import argparse
 import os
 import sys
 
-# A checkout run as `python jobs/evaluate.py` finds the package without installing it; the
-# script's own folder leaves the path, since jobs/select.py would shadow the stdlib `select`.
-_HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
-sys.path.insert(0, os.path.dirname(_HERE))
+# The checkout first on sys.path (a checkout run as `python jobs/...` finds the package), and
+# this folder off it, where jobs/select.py would shadow the standard library's `select`.
+_JOBS = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [os.path.dirname(_JOBS)] + [p for p in sys.path if os.path.abspath(p or os.curdir) != _JOBS]
 
 from nag_spark.cli import comma_list, default_of, run_job  # noqa: E402
 from nag_spark.evaluate.options import PROXIES, EvaluateOptions  # noqa: E402

@@ -12,18 +12,14 @@ is a Delta table with a ``score`` column; the run is an MLflow run tagged ``nag.
 """
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 
-# Python puts this script's folder first on sys.path, where this file would shadow the
-# standard library's `select` module (which subprocess, and so py4j and Spark, import):
-# take the folder out before anything imports it. A checkout run as `python jobs/select.py`
-# then finds the package without installing it.
+# The checkout first on sys.path (a checkout run as `python jobs/...` finds the package), and
+# this folder off it, where jobs/select.py would shadow the standard library's `select`.
 _JOBS = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _JOBS]
-sys.path.insert(0, os.path.dirname(_JOBS))
-
-import argparse  # noqa: E402
+sys.path[:] = [os.path.dirname(_JOBS)] + [p for p in sys.path if os.path.abspath(p or os.curdir) != _JOBS]
 
 from nag_spark.cli import comma_list, default_of, run_job  # noqa: E402
 from nag_spark.spark.select.options import METHODS, SelectOptions  # noqa: E402
