@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.nag-spark-installed
 PYTEST_ARGS ?=
 
-.PHONY: demo test venv java-check bench-extract bench-extract-scale bench-rank compare-figure clean \
+.PHONY: demo test venv java-check bench-extract bench-extract-scale bench-rank bench-quality compare-figure clean \
         package cluster-up cluster-down test-cluster
 
 venv: $(STAMP)
@@ -41,6 +41,11 @@ bench-extract-scale: $(STAMP) java-check
 
 bench-rank: $(STAMP) java-check
 	$(PY) bench/rank_scale.py
+
+# Selection quality (issue 12): ~30 min for the SmolLM2 features of the sample (cached),
+# then ~30-60 min of selections and proxy trainings on 2 cores.
+bench-quality: $(STAMP) java-check
+	$(PY) bench/selection_quality.py --output-json bench-quality.json
 
 compare-figure: $(STAMP) java-check
 	$(PY) docs/make_compare_figure.py docs/compare_runs.png
