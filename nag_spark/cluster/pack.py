@@ -99,6 +99,9 @@ def build_wheel(repo: Path, out_dir: Path, python: str = sys.executable) -> Path
     """``pip wheel`` of the checkout (no dependencies, no build isolation: offline-safe)."""
     shutil.rmtree(out_dir, ignore_errors=True)
     out_dir.mkdir(parents=True)
+    # setuptools stages the wheel in the checkout's build/lib and does not empty it: a
+    # module deleted or renamed since the last build would still be packed.
+    shutil.rmtree(repo / "build" / "lib", ignore_errors=True)
     _run([python, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
           "-w", str(out_dir), str(repo)], "building the nag-spark wheel")
     wheels = sorted(out_dir.glob("nag_spark-*.whl"))

@@ -33,7 +33,7 @@ from ..errors import InputError
 from ..logs import get_logger
 from ..tables.selection import RUN_ID_KEY, TARGET_KEY
 from .options import EvaluateOptions
-from .overlap import find_overlap, refuse_overlaps
+from .overlap import find_overlaps, refuse_overlaps
 
 log = get_logger(__name__)
 
@@ -130,33 +130,43 @@ def _units(spark, opts: EvaluateOptions, pool_df) -> list[Unit]:
     return units
 
 
+def _target_rows(opts: EvaluateOptions, target_docs, target_path: str, unit):
+    """The rows of ``--target-docs`` that are ``unit``'s targets (refused when none)."""
+    from ..spark.targets import target_condition
+
+    specs = [resolve_target(t, opts.targets_file) for t in unit.targets]
+    for spec in specs:
+        if spec.column not in target_docs.columns:
+            raise InputError(f"--target-docs {target_path} has no column {spec.column!r} "
+                             f"(target {spec.name})")
+    rows = target_docs.filter(target_condition(specs)).select("docid", "doc")
+    if rows.limit(1).count() == 0:
+        raise InputError(
+            f"cannot check the eval texts against the targets of {unit.label}: no row of "
+            f"{target_path} has {'; '.join(s.describe() for s in specs)}; pass "
+            "--target-docs with the target examples' text")
+    return rows
+
+
 def check_held_out(spark, opts: EvaluateOptions, units, eval_sets) -> None:
     """Refuse eval texts found among a selection's target rows or in the selection."""
     from ..spark.inputs import read_documents
-    from ..spark.targets import target_condition
 
     target_path = opts.target_docs or opts.eval_docs
     target_docs = read_documents(spark, target_path).df
     overlaps = []
+    frames = {label: eval_df for label, (eval_df, _) in eval_sets.items()}
+    checked_targets: set = set()
     for unit in units:
         if not unit.targets:
             raise InputError(f"selection {unit.path} names no target (no 'target' column, no "
                              "nag.target property): cannot check that the eval texts are held out")
-        specs = [resolve_target(t, opts.targets_file) for t in unit.targets]
-        for spec in specs:
-            if spec.column not in target_docs.columns:
-                raise InputError(f"--target-docs {target_path} has no column {spec.column!r} "
-                                 f"(target {spec.name})")
-        rows = target_docs.filter(target_condition(specs)).select("docid", "doc")
-        if rows.limit(1).count() == 0:
-            raise InputError(
-                f"cannot check the eval texts against the targets of {unit.label}: no row of "
-                f"{target_path} has {'; '.join(s.describe() for s in specs)}; pass "
-                "--target-docs with the target examples' text")
-        for label, (eval_df, _) in eval_sets.items():
-            overlaps.append(find_overlap(eval_df, rows, label,
-                                         f"the targets of {unit.label} ({target_path})"))
-            overlaps.append(find_overlap(eval_df, unit.frame, label, f"selection {unit.label}"))
+        key = tuple(sorted(unit.targets))
+        if key not in checked_targets:  # selections of the same targets share the check
+            checked_targets.add(key)
+            rows = _target_rows(opts, target_docs, target_path, unit)
+            overlaps += find_overlaps(frames, rows, f"the targets of {unit.label} ({target_path})")
+        overlaps += find_overlaps(frames, unit.frame, f"selection {unit.label}")
     refuse_overlaps(overlaps)
 
 
