@@ -2,7 +2,6 @@
 weighting), scoring, selection, write, record."""
 from __future__ import annotations
 
-import contextlib
 import time
 
 from ...kernels.profile import needs_pool
@@ -15,29 +14,11 @@ from .options import RankOptions, RankResult
 from .plan import RankingPlan, plan_ranking
 from .pool import check_pool, pool_stats, pool_to_score
 from .pool_frequencies import pool_frequencies
+from ..stages import persisted, timed
 from .profiles import build_profiles, target_nags
 from .scoring import key_names, score_frame
 
 log = get_logger(__package__)  # the ranking job's one logger (nag_spark.spark.rank)
-
-
-@contextlib.contextmanager
-def _timed(timings: dict[str, float], stage: str, since: float | None = None):
-    start = time.perf_counter() if since is None else since
-    yield
-    timings[stage] = time.perf_counter() - start
-
-
-@contextlib.contextmanager
-def _persisted(df, storage_level: str):
-    """``df`` kept at ``storage_level`` while the selection reads it several times."""
-    from pyspark import StorageLevel
-
-    df = df.persist(getattr(StorageLevel, storage_level))
-    try:
-        yield df
-    finally:
-        df.unpersist()
 
 
 def _write_selection(chosen: TargetSelections, plan: RankingPlan, opts: RankOptions,
@@ -76,14 +57,14 @@ def run_ranking(spark, opts: RankOptions) -> RankResult:
     """
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    with _timed(timings, "profile"):
+    with timed(timings, "profile"):
         plan = plan_ranking(spark, opts)
         target = target_nags(plan, opts)
         n_target_rows, target_docids = target.counts, target.docids
     pool = pool_to_score(plan, opts, n_target_rows)
     frequencies = None
     if needs_pool(opts.profile_weighting):
-        with _timed(timings, "pool_frequencies"):
+        with timed(timings, "pool_frequencies"):
             frequencies = pool_frequencies(pool.df, opts.neuron_type, plan.num_layers,
                                            plan.top_k, plan.used_top_k, plan.n_neurons,
                                            plan.layers)
@@ -101,16 +82,16 @@ def run_ranking(spark, opts: RankOptions) -> RankResult:
         t = time.perf_counter()
         scored_frame = score_frame(pool.df, opts.neuron_type, profiles, keys, pool.columns,
                                    stored_top_k=plan.top_k)
-        with _persisted(scored_frame, opts.storage_level) as scored:
-            with _timed(timings, "score_and_stats", since=t):
+        with persisted(scored_frame, opts.storage_level) as scored:
+            with timed(timings, "score_and_stats", since=t):
                 stats = pool_stats(scored, keys, "quality" if opts.quality_col else None,
                                    target_docids if plan.same_table else ())
                 check_pool(stats, scored, opts)
-            with _timed(timings, "select"):
+            with timed(timings, "select"):
                 chosen = select_all(scored, plan, opts, keys, stats, profiles, n_target_rows)
-            with _timed(timings, "write"):
+            with timed(timings, "write"):
                 version = _write_selection(chosen, plan, opts, run_id)
-        with _timed(timings, "report"):
+        with timed(timings, "report"):
             tokens, docs = selected_composition(spark, opts.output, version, plan.names)
         timings["total"] = time.perf_counter() - t0
         res = RankResult(run_id, str(opts.output), version, int(stats["docs"]), int(stats["tokens"]),

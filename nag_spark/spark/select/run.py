@@ -13,7 +13,6 @@ selection) is the same under any partitioning. The raw score is kept in ``score`
 """
 from __future__ import annotations
 
-import contextlib
 import time
 
 from ...config import resolve_target
@@ -27,6 +26,7 @@ from ...tables.selection import selection_columns
 from . import bm25, dsir, embedding, seeded_random
 from .docs import read_selection_docs, same_table
 from .options import METHODS, SelectOptions, SelectResult
+from ..stages import persisted, timed
 from .texts import SCORE
 
 log = get_logger(__package__)
@@ -84,13 +84,6 @@ def _check_locations(spark, opts: SelectOptions) -> None:
         check_tracking_store()
 
 
-@contextlib.contextmanager
-def _timed(timings: dict, stage: str):
-    start = time.perf_counter()
-    yield
-    timings[stage] = time.perf_counter() - start
-
-
 def _stats(scored) -> dict:
     """One aggregation: the keys :func:`~nag_spark.spark.rank.pool.check_pool` reads, the
     score's bounds and its null/NaN count."""
@@ -123,7 +116,6 @@ def run_selection(spark, opts: SelectOptions) -> SelectResult:
     NagError
         Bad options or inputs (before any scoring), named precisely.
     """
-    from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
     from ...delta import write_table
@@ -137,17 +129,16 @@ def run_selection(spark, opts: SelectOptions) -> SelectResult:
     check_options(opts)
     spec = resolve_target(opts.target.strip(), opts.targets_file)
     _check_locations(spark, opts)
-    with _timed(timings, "read"):
+    with timed(timings, "read"):
         docs = read_selection_docs(spark, spec, opts.pool_docs, opts.target_docs,
                                    opts.payload_cols, opts.token_model)
     keep = ["docid", "dataset", "token_num", *opts.payload_cols]
     with select_run(opts, spec.name, docs.pool.version, enabled=opts.track) as run_id:
         record_select_start(opts, spec, docs)
-        with _timed(timings, "score"):
+        with timed(timings, "score"):
             scored_frame, params = SCORERS[opts.method](docs.pool_df, keep, docs.target_texts, opts)
-            scored = scored_frame.persist(getattr(StorageLevel, opts.storage_level))
-        try:
-            with _timed(timings, "score"):
+        with persisted(scored_frame, opts.storage_level) as scored:
+            with timed(timings, "score"):
                 stats = _stats(scored)
             check_pool(stats, scored, opts_view(opts))
             if stats["bad_scores"]:
@@ -157,19 +148,17 @@ def run_selection(spark, opts: SelectOptions) -> SelectResult:
             key = (F.lit(hi) - F.col(SCORE)) / F.lit(span) if span > 0 else F.lit(0.0)
             frame = scored.withColumn(KEY, key)
             budget = token_budget(int(stats["tokens"]), opts.fraction)
-            with _timed(timings, "select"):
+            with timed(timings, "select"):
                 sel = select_exact(frame, KEY, budget, 0.0, 1.0 if span > 0 else 0.0,
                                    n_bins=opts.n_bins, max_boundary_rows=opts.max_boundary_rows,
                                    rows_per_group=opts.rows_per_group)
             cols = output_columns(opts.payload_cols)
             out = sel.df.withColumn("target", F.lit(spec.name)).select(*cols)
-            with _timed(timings, "write"):
+            with timed(timings, "write"):
                 version = write_table(out, opts.output, mode="overwrite",
                                       properties=_properties(opts, spec, params, run_id, docs.pool.version),
                                       commit_info={"job": "select", "method": opts.method,
                                                    "mlflow_run_id": run_id or "", "target": spec.name})
-        finally:
-            scored.unpersist()
         tokens, n_docs = selected_composition(spark, opts.output, version, [spec.name])
         cut = sel.boundary.cutoff
         boundary = None if cut.keeps_all else hi - cut.key * span
