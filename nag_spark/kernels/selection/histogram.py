@@ -37,13 +37,25 @@ class FirstHistogram:
     tokens_by_dataset: dict[str, int]
 
     def display(self, n_display: int = 64) -> dict:
-        """Coarsened to ``n_display`` equal bins (``n_bins`` must be a multiple of it)."""
-        factor = max(1, self.n_bins // n_display)
-        nb = self.n_bins // factor
-        edges = np.linspace(self.lo, self.hi if self.hi > self.lo else self.lo + 1e-9, nb + 1)
-        counts = {d: c[: nb * factor].reshape(nb, factor).sum(axis=1).astype(int).tolist()
-                  for d, c in self.counts_by_dataset.items()}
-        return {"edges": edges.tolist(), "counts": counts}
+        """The bins from the first to the last non-empty one, coarsened to at most
+        ``n_display`` equal bins (a histogram on a fixed grid shows where the keys are)."""
+        seen = np.flatnonzero(self.stats.counts)
+        first, last = (int(seen[0]), int(seen[-1])) if len(seen) else (0, self.n_bins - 1)
+        span = last - first + 1
+        factor = max(1, -(-span // n_display))
+        nb = -(-span // factor)
+        width = ((self.hi - self.lo) if self.hi > self.lo else 1e-9) / self.n_bins
+        edges = np.minimum(self.lo + (first + np.arange(nb + 1) * factor) * width,
+                           self.hi if self.hi > self.lo else self.lo + 1e-9)
+
+        def coarse(c):
+            part = np.zeros(nb * factor, np.int64)
+            got = np.asarray(c[first:first + nb * factor])
+            part[:len(got)] = got
+            return part.reshape(nb, factor).sum(axis=1).astype(int).tolist()
+
+        return {"edges": edges.tolist(),
+                "counts": {d: coarse(c) for d, c in self.counts_by_dataset.items()}}
 
     def quantiles(self, qs: Sequence[float]) -> dict[float, float]:
         """Row quantiles of the key, interpolated inside bins (exact to one bin width)."""

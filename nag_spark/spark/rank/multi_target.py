@@ -44,9 +44,13 @@ def _outcome(spec: TargetSpec, n_rows: int, profile: TargetProfile, budget: int,
 
 
 def select_all(scored, plan: RankingPlan, opts: RankOptions, keys: Sequence[str], stats: dict,
-               profiles: Sequence[TargetProfile], n_target_rows: Sequence[int]) -> TargetSelections:
+               profiles: Sequence[TargetProfile], n_target_rows: Sequence[int],
+               histograms: Sequence | None = None) -> TargetSelections:
     """Select for each target of ``plan`` from ``scored`` (distance column ``keys[i]`` of
-    target ``i``; ``stats`` from :func:`~nag_spark.spark.rank.pool.pool_stats`)."""
+    target ``i``; ``stats`` from :func:`~nag_spark.spark.rank.pool.pool_stats`).
+
+    ``histograms``: each target's first histogram of the whole pool, when the scan made
+    them (``scored`` may then hold only the rows up to each target's cutoff)."""
     from pyspark.sql import functions as F
 
     outcomes, frames, selections = [], [], []
@@ -57,7 +61,8 @@ def select_all(scored, plan: RankingPlan, opts: RankOptions, keys: Sequence[str]
         frame, order_col, (lo, hi) = order_key(scored, key, keys, stats, opts)
         sel = select_exact(frame, order_col, budget, lo, hi, n_bins=opts.n_bins,
                            max_boundary_rows=opts.max_boundary_rows,
-                           rows_per_group=opts.rows_per_group)
+                           rows_per_group=opts.rows_per_group,
+                           hist=None if histograms is None else histograms[i])
         out = sel.df.select(*cols, F.lit(spec.name).alias("target"), *payload)
         if opts.dedupe:
             # Against the earlier targets' own selections, not their deduplicated outputs:

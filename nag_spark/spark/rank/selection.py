@@ -157,6 +157,21 @@ def cutoff_filter(key_col: str, cutoff: Cutoff):
     return (k < F.lit(cutoff.key)) | ((k == F.lit(cutoff.key)) & tie)
 
 
+def group_column(bin_col, plan: RankPlan):
+    """Spark expression of ``plan.group_of_bin[bin]`` for the kept bins: groups are runs of
+    consecutive bins, so the group is how many later groups start at or before the bin.
+    One comparison per group (a few), where a literal array of every bin's group cost a
+    py4j call per bin (about 1 s for 4096 bins)."""
+    from pyspark.sql import functions as F
+
+    groups = np.asarray(plan.group_of_bin)
+    starts = [int(np.argmax(groups == g)) for g in range(1, plan.n_groups)]
+    out = F.lit(0).cast("long")
+    for start in starts:
+        out = out + (bin_col >= F.lit(start)).cast("long")
+    return out
+
+
 @dataclass(frozen=True)
 class SparkSelection:
     """A target's selection: the ranked DataFrame and how its boundary was found."""
@@ -169,7 +184,8 @@ class SparkSelection:
 
 
 def select_exact(df, key_col: str, budget: int, lo: float, hi: float, *, n_bins: int,
-                 max_boundary_rows: int, rows_per_group: int) -> SparkSelection:
+                 max_boundary_rows: int, rows_per_group: int,
+                 hist: FirstHistogram | None = None) -> SparkSelection:
     """Rows of ``df`` kept by the token budget, with exact ``rank`` and ``cum_tokens``.
 
     Parameters
@@ -185,17 +201,22 @@ def select_exact(df, key_col: str, budget: int, lo: float, hi: float, *, n_bins:
     n_bins, max_boundary_rows, rows_per_group : int
         Histogram resolution, largest boundary set ordered on the driver, and rows per
         ranking group (one output partition per group).
+    hist : FirstHistogram, optional
+        The first histogram of the whole pool, already made (its own ``lo``, ``hi`` and
+        ``n_bins`` then define the bins). ``df`` need then hold only every row up to the
+        bin where the budget is crossed: nothing after it is ordered.
     """
     from pyspark.sql import functions as F
 
-    hist = first_histogram(df, key_col, lo, hi, n_bins)
+    if hist is None:
+        hist = first_histogram(df, key_col, lo, hi, n_bins)
+    lo, hi = hist.lo, hist.hi
     result = find_cutoff(SparkBoundaryBackend(df, key_col), hist.stats, budget, n_bins,
                          max_boundary_rows)
     plan = plan_rank_groups(hist.stats, result.boundary_bin, rows_per_group)
     cond = cutoff_filter(key_col, result.cutoff)
     kept = df if cond is None else df.filter(cond)
-    groups = F.array(*[F.lit(int(g)) for g in plan.group_of_bin])
-    kept = kept.withColumn(_GROUP, F.element_at(groups, (bin_column(key_col, lo, hi, n_bins) + 1).cast("int")))
+    kept = kept.withColumn(_GROUP, group_column(bin_column(key_col, lo, hi, hist.n_bins), plan))
     out_schema = kept.drop(_GROUP).schema.add("rank", "long").add("cum_tokens", "long")
     names = out_schema.fieldNames()
 
