@@ -4,7 +4,7 @@
         [--target-features PATH] [--fraction 0.2] [--neuron-type fwd_up] \
         [--layers all|last|first|0,5,9] [--power 1.0] [--profile-weighting paper|log-ratio|tfidf] \
         [--top-k k] [--quality-col COL [--invert-quality]] \
-        [--dedupe] [--profile local] [--experiment NAME]
+        [--dedupe] [--scan auto|direct|spark] [--profile local] [--experiment NAME]
 
 Also runs as ``python jobs/rank.py ...``. Targets resolve through conf/targets.yaml;
 ``--target-filter COL=VALUE`` defines one inline. The selection is a Delta table; the run is
@@ -23,6 +23,7 @@ sys.path[:] = [os.path.dirname(_JOBS)] + [p for p in sys.path if os.path.abspath
 
 from nag_spark.cli import comma_list, default_of, run_job  # noqa: E402
 from nag_spark.kernels.profile import PROFILE_WEIGHTINGS  # noqa: E402
+from nag_spark.spark.rank.direct_scan import SCAN_MODES  # noqa: E402
 from nag_spark.spark.rank.options import RankOptions  # noqa: E402
 
 
@@ -55,6 +56,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--invert-quality", action="store_true", help="quality is higher-is-better")
     p.add_argument("--dedupe", action="store_true", help="drop docids already kept by an earlier target")
     p.add_argument("--payload-cols", default="", help="pool columns to copy into the selection")
+    p.add_argument("--scan", default=_default("scan"), choices=SCAN_MODES,
+                   help="who reads the pool's NAGs: direct = the Python workers read the pinned "
+                        "version's files (several times faster); spark = Spark's reader; auto "
+                        "(default) = direct where the table allows it (a local or mounted path, "
+                        "no deletion vectors, column mapping or partitions), else spark")
     p.add_argument("--mode", default=_default("mode"), choices=["overwrite", "error"],
                    help=f"when the output table exists (default {_default('mode')}: a new version)")
     p.add_argument("--targets-file", help="target definitions (default conf/targets.yaml)")
@@ -76,7 +82,7 @@ def options(args: argparse.Namespace) -> RankOptions:
         profile_weighting=args.profile_weighting, top_k=args.top_k,
         quality_col=args.quality_col, invert_quality=args.invert_quality, dedupe=args.dedupe,
         payload_cols=comma_list(args.payload_cols), experiment=args.experiment,
-        run_name=args.run_name, mode=args.mode, targets_file=args.targets_file)
+        run_name=args.run_name, mode=args.mode, targets_file=args.targets_file, scan=args.scan)
 
 
 def main_body(argv=None) -> int:

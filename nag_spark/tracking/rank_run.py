@@ -62,7 +62,8 @@ def record_rank_start(opts, plan) -> None:
               "profile_weighting": opts.profile_weighting, "score_top_k": plan.used_top_k,
               "quality_col": opts.quality_col or "", "invert_quality": opts.invert_quality,
               "dedupe": opts.dedupe, "pool_path": str(opts.pool),
-              "target_features_path": str(plan.target_path), "n_bins": opts.n_bins}
+              "target_features_path": str(plan.target_path), "n_bins": opts.n_bins,
+              "scan": opts.scan}
     params.update({k[len(PREFIX):]: v for k, v in plan.model_lineage.items()})
     log_params(params)
     log_delta_table(str(opts.pool), plan.pool_version, "input", name="pool")
@@ -168,6 +169,7 @@ def record_rank_result(result, profiles: Sequence, histograms: Sequence, selecte
     from ..plots import plot_composition, plot_distance_histogram
 
     metrics = rank_metrics(result, histograms)
+    log_params({"scan_used": result.scan})  # what --scan auto chose
     if pool_frequencies is not None:
         metrics["pool_frequency_docs"] = pool_frequencies.n_docs
     log_metrics(metrics)

@@ -24,6 +24,7 @@ from ...kernels.selection import check_fraction, split_fraction
 from ...tables.features import KIND_KEY, FeaturesLineage, model_properties
 from ...tables.selection import KIND as SELECTION_KIND
 from ...tables.selection import clashing_payload
+from .direct_scan import check_scan_mode
 from .options import RankOptions
 
 log = get_logger(__package__)  # the ranking job's one logger (nag_spark.spark.rank)
@@ -115,6 +116,7 @@ def _check_options(opts: RankOptions) -> float:
     if not np.isfinite(opts.power) or opts.power <= 0:
         raise InputError(f"--power must be a positive number, got {opts.power}")
     check_weighting(opts.profile_weighting)
+    check_scan_mode(opts.scan)
     if opts.mode not in ("overwrite", "error"):
         raise InputError(f"--mode must be overwrite or error, got {opts.mode!r}")
     return fraction

@@ -9,6 +9,7 @@ from typing import Sequence
 from ...errors import InputError
 from ...logs import get_logger
 from ..targets import target_condition
+from .direct_scan import DOCID_HASH
 from .options import RankOptions
 from .plan import RankingPlan
 
@@ -25,19 +26,33 @@ class PoolToScore:
     excluded_target_rows: int
 
 
-def pool_to_score(plan: RankingPlan, opts: RankOptions, n_target_rows: Sequence[int]) -> PoolToScore:
+def source_columns(plan: RankingPlan, opts: RankOptions) -> list[str]:
+    """The pool table's columns that :func:`pool_to_score` reads, but the NAG column."""
+    wanted = ["docid", "dataset", "token_num", opts.quality_col, *opts.payload_cols]
+    if plan.same_table:
+        wanted += [s.column for s in plan.specs]
+    present = set(plan.pool_df.columns)
+    return list(dict.fromkeys(c for c in wanted if c and c in present))
+
+
+def pool_to_score(plan: RankingPlan, opts: RankOptions, n_target_rows: Sequence[int],
+                  frame=None, quiet: bool = False) -> PoolToScore:
     """The pool without the target rows (when both share a table), with ``dataset`` (null
-    when the pool has none) and ``quality`` (the quality column as double) columns."""
+    when the pool has none) and ``quality`` (the quality column as double) columns.
+
+    ``frame`` replaces the plan's pool DataFrame: the pool already scored from its files,
+    with :func:`source_columns` (the target rows are then dropped after scoring)."""
     from pyspark.sql import functions as F
 
-    pool = plan.pool_df
+    pool = plan.pool_df if frame is None else frame
     excluded = 0
     if plan.same_table:
         # Target rows must not select themselves: drop every target's rows from the pool.
         pool = pool.filter(~target_condition(plan.specs))
         excluded = int(sum(n_target_rows))
-        log.info("target rows come from the pool table: %d target rows excluded from the pool",
-                 excluded)
+        if not quiet:
+            log.info("target rows come from the pool table: %d target rows excluded from the "
+                     "pool", excluded)
     if "dataset" not in pool.columns:
         pool = pool.withColumn("dataset", F.lit(None).cast("string"))
     columns = ["docid", "dataset", "token_num"]
@@ -53,11 +68,16 @@ def pool_stats(scored, keys: Sequence[str], quality: str | None,
     """One aggregation over the scored pool: rows, distinct and null docids, tokens, bad
     token counts, the bounds of each distance column ``k`` (``k_lo``/``k_hi``) and of the
     quality column; with ``target_docids`` (target rows of the same table), how many pool
-    rows carry one of them."""
+    rows carry one of them.
+
+    A pool scanned from its files has each docid's 64-bit hash (:data:`DOCID_HASH`), and
+    its distinct values are counted instead, which is cheaper; only when they are fewer
+    than the rows (a duplicate, or a collision) are the docids themselves counted."""
     from pyspark.sql import functions as F
 
+    hashed = DOCID_HASH in scored.columns
     aggs = [F.count(F.lit(1)).alias("docs"), F.sum("token_num").alias("tokens"),
-            F.count_distinct("docid").alias("distinct_ids"),
+            F.count_distinct(DOCID_HASH if hashed else "docid").alias("distinct_ids"),
             F.sum(F.col("docid").isNull().cast("long")).alias("null_ids"),
             F.sum(F.col("token_num").isNull().cast("long")).alias("null_tokens"),
             F.sum((F.col("token_num") < 0).cast("long")).alias("negative_tokens")]
@@ -70,7 +90,10 @@ def pool_stats(scored, keys: Sequence[str], quality: str | None,
         aggs += [F.min(F.when(~bad, F.col(quality))).alias("q_lo"),
                  F.max(F.when(~bad, F.col(quality))).alias("q_hi"),
                  F.sum(bad.cast("long")).alias("q_bad")]
-    return scored.agg(*aggs).collect()[0].asDict()
+    stats = scored.agg(*aggs).collect()[0].asDict()
+    if hashed and stats["distinct_ids"] != stats["docs"] - stats["null_ids"]:
+        stats["distinct_ids"] = scored.agg(F.count_distinct("docid")).collect()[0][0]
+    return stats
 
 
 def key_bounds(stats: dict, key: str) -> tuple[float, float]:

@@ -12,11 +12,12 @@ from .composition import counted, selected_composition
 from .multi_target import TargetSelections, select_all
 from .options import RankOptions, RankResult
 from .plan import RankingPlan, plan_ranking
-from .pool import check_pool, pool_stats, pool_to_score
+from .pool import pool_to_score
+from .scored_pool import scored_and_checked
 from .pool_frequencies import pool_frequencies
-from ..stages import persisted, timed
+from ..stages import timed
 from .profiles import build_profiles, target_nags
-from .scoring import key_names, score_frame
+from .scoring import key_names
 
 log = get_logger(__package__)  # the ranking job's one logger (nag_spark.spark.rank)
 
@@ -60,7 +61,7 @@ def run_ranking(spark, opts: RankOptions) -> RankResult:
     with timed(timings, "profile"):
         plan = plan_ranking(spark, opts)
         target = target_nags(plan, opts)
-        n_target_rows, target_docids = target.counts, target.docids
+        n_target_rows = target.counts
     pool = pool_to_score(plan, opts, n_target_rows)
     frequencies = None
     if needs_pool(opts.profile_weighting):
@@ -80,22 +81,20 @@ def run_ranking(spark, opts: RankOptions) -> RankResult:
     with rank_run(plan.names, opts.pool, plan.pool_version, opts.experiment, opts.run_name) as run_id:
         record_rank_start(opts, plan)
         t = time.perf_counter()
-        scored_frame = score_frame(pool.df, opts.neuron_type, profiles, keys, pool.columns,
-                                   stored_top_k=plan.top_k)
-        with persisted(scored_frame, opts.storage_level) as scored:
-            with timed(timings, "score_and_stats", since=t):
-                stats = pool_stats(scored, keys, "quality" if opts.quality_col else None,
-                                   target_docids if plan.same_table else ())
-                check_pool(stats, scored, opts)
+        with scored_and_checked(spark, plan, opts, pool, profiles, keys, target) as scored:
+            timings["score_and_stats"] = time.perf_counter() - t
+            stats, scan = scored.stats, scored.scan
             with timed(timings, "select"):
-                chosen = select_all(scored, plan, opts, keys, stats, profiles, n_target_rows)
+                chosen = select_all(scored.frame, plan, opts, keys, stats, profiles,
+                                    n_target_rows, histograms=scored.histograms)
             with timed(timings, "write"):
                 version = _write_selection(chosen, plan, opts, run_id)
         with timed(timings, "report"):
             tokens, docs = selected_composition(spark, opts.output, version, plan.names)
         timings["total"] = time.perf_counter() - t0
         res = RankResult(run_id, str(opts.output), version, int(stats["docs"]), int(stats["tokens"]),
-                         counted(chosen.outcomes, tokens, docs), timings, pool.excluded_target_rows)
+                         counted(chosen.outcomes, tokens, docs), timings, pool.excluded_target_rows,
+                         scan=scan)
         record_rank_result(res, profiles, [s.histogram for s in chosen.selections], tokens,
                            num_layers=plan.num_layers, quality=bool(opts.quality_col),
                            pool_frequencies=frequencies)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
+import numpy as np
 import pyarrow as pa
 
 from ...kernels.profile import TargetProfile, nag_prefix
@@ -18,9 +19,59 @@ from ...kernels.scoring import ProfileScorer
 from ...tables.features import decode_nags
 
 
+# Rows decoded and scored at a time: the decoded indices of 1024 rows (1.1 MB at L=28,
+# K=20) stay in cache while every target scores them; whole 50k-row groups went to memory
+# and back (10% slower on one target, more with several).
+DECODE_ROWS = 1024
+
+
+def nag_distances(column, scorers: Sequence[ProfileScorer], num_layers: int, stored_k: int,
+                  k: int, name: str) -> list[np.ndarray]:
+    """Each scorer's ``nag_distance`` of the NAGs in ``column`` (an Arrow array or chunked
+    array, packed or lists), decoded :data:`DECODE_ROWS` rows at a time; scores do not
+    depend on how the rows are cut (each row is summed alone)."""
+    chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+    out = [np.empty(len(column), np.float64) for _ in scorers]
+    width, at = num_layers * stored_k, 0
+    for chunk in chunks:
+        for start in range(0, len(chunk), DECODE_ROWS):
+            piece = chunk.slice(start, DECODE_ROWS)
+            nags = nag_prefix(decode_nags(piece, width, name), num_layers, stored_k, k)
+            for dist, scorer in zip(out, scorers):
+                dist[at:at + len(piece)] = scorer.distance(nags)
+            at += len(piece)
+    return out
+
+
 def key_names(n: int) -> list[str]:
     """Internal column names of the distances to ``n`` targets (dropped before writing)."""
     return [f"_nag_d{i}" for i in range(n)]
+
+
+def batch_scorer(spark, profiles: Sequence[TargetProfile], feature_col: str,
+                  stored_top_k: int | None):
+    """A factory, run once per task in the worker, of ``score(nag_column) -> distances``.
+
+    The profiles travel once per executor as a broadcast variable, not inside each task."""
+    payload = [(p.weights, p.layers, p.top_k, p.power, p.n_targets, p.weighting)
+               for p in profiles]
+    broadcast = spark.sparkContext.broadcast(payload)
+    num_layers, k = profiles[0].num_layers, profiles[0].top_k
+    stored_k = k if stored_top_k is None else int(stored_top_k)
+
+    def make():
+        scorers = [ProfileScorer(TargetProfile(*item)) for item in broadcast.value]
+        return lambda column: nag_distances(column, scorers, num_layers, stored_k, k, feature_col)
+
+    return make
+
+
+def scored_schema(schema, keep_cols: Sequence[str], key_cols: Sequence[str]):
+    """The Spark schema of ``keep_cols`` (from ``schema``) and the distance columns."""
+    from pyspark.sql.types import DoubleType, StructField, StructType
+
+    return StructType([schema[c] for c in keep_cols]
+                      + [StructField(k, DoubleType(), False) for k in key_cols])
 
 
 def score_frame(df, feature_col: str, profiles: Sequence[TargetProfile], key_cols: Sequence[str],
@@ -43,26 +94,48 @@ def score_frame(df, feature_col: str, profiles: Sequence[TargetProfile], key_col
         K of the features, when the profiles score only their first ``top_k`` indices
         per layer (default: the profiles' ``top_k``, all of them).
     """
-    from pyspark.sql.types import DoubleType, StructField, StructType
-
-    spark = df.sparkSession
-    payload = [(p.weights, p.layers, p.top_k, p.power, p.n_targets, p.weighting)
-               for p in profiles]
-    broadcast = spark.sparkContext.broadcast(payload)
-    num_layers, k = profiles[0].num_layers, profiles[0].top_k
-    stored_k = k if stored_top_k is None else int(stored_top_k)
-    width = num_layers * stored_k
+    make_scorer = batch_scorer(df.sparkSession, profiles, feature_col, stored_top_k)
     keep = list(keep_cols)
-    schema = StructType([df.schema[c] for c in keep]
-                        + [StructField(k, DoubleType(), False) for k in key_cols])
 
     def score(batches):
-        scorers = [ProfileScorer(TargetProfile(*item)) for item in broadcast.value]
+        distances = make_scorer()
         for batch in batches:
-            nags = nag_prefix(decode_nags(batch.column(feature_col), width, feature_col),
-                              num_layers, stored_k, k)
             cols = [batch.column(c) for c in keep]
-            cols += [pa.array(s.distance(nags), pa.float64()) for s in scorers]
+            cols += [pa.array(d, pa.float64()) for d in distances(batch.column(feature_col))]
             yield pa.RecordBatch.from_arrays(cols, names=keep + list(key_cols))
 
-    return df.select(*keep, feature_col).mapInArrow(score, schema)
+    return df.select(*keep, feature_col).mapInArrow(score, scored_schema(df.schema, keep, key_cols))
+
+
+def score_files(spark, scan, table_schema, feature_col: str, profiles: Sequence[TargetProfile],
+                key_cols: Sequence[str], keep_cols: Sequence[str],
+                stored_top_k: int | None = None):
+    """:func:`score_frame` of the pool's files read in the Python workers
+    (:mod:`~nag_spark.spark.rank.direct_scan`): the same columns and scores, and each
+    docid's hash (:data:`~nag_spark.spark.rank.direct_scan.DOCID_HASH`, for the pool's
+    uniqueness check). ``table_schema`` is the pool table's Spark schema; ``keep_cols``
+    must hold ``docid``."""
+    from pyspark.sql.pandas.types import to_arrow_schema
+    from pyspark.sql.types import LongType
+
+    from ...kernels.docid_hash import docid_hashes
+    from .direct_scan import DOCID_HASH, column_reader, scan_frame
+
+    make_scorer = batch_scorer(spark, profiles, feature_col, stored_top_k)
+    keep = list(keep_cols)
+    schema = scored_schema(table_schema, keep, key_cols).add(DOCID_HASH, LongType(), True)
+    arrow_out = to_arrow_schema(schema)
+    conform, docid_at = column_reader(arrow_out, keep), keep.index("docid")
+
+    def make_task():
+        distances = make_scorer()
+
+        def on_piece(table):
+            cols = conform(table)
+            cols += [pa.array(d, pa.float64()) for d in distances(table.column(feature_col))]
+            cols.append(docid_hashes(cols[docid_at]))
+            yield pa.RecordBatch.from_arrays(cols, schema=arrow_out)
+
+        return on_piece, lambda: iter(())
+
+    return scan_frame(spark, scan, feature_col, keep, schema, make_task)

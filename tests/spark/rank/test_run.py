@@ -56,15 +56,22 @@ def test_one_run_writes_returns_logs_and_records_its_selection(spark, tmp_path, 
         ["hellaswag"], 0.25, "all", 2.0, "fwd_up", [res.targets[0].profile_digest], res.run_id,
         pool_path, table_version(pool_path, spark), pool_properties=LINEAGE,
         profile_weighting="paper", score_top_k=3).to_properties()
-    # The job's own log lines come from one logger, as before the package split.
+    # The job's own log lines come from one logger, as before the package split; a local
+    # table is scanned in the Python workers (--scan auto), and the log says so.
     ours = [m for name, m in lines.lines if name == "nag_spark.spark.rank"]
-    assert ours == [f"selected hellaswag: {len(got)} docs/{int(got.token_num.sum())} tokens "
+    assert res.scan == "direct"
+    assert ours == [f"scanning pool {pool_path}@v{table_version(pool_path, spark)} in the Python "
+                    "workers: 150 rows in 2 files, 2 tasks",
+                    "the pool's numbers came from the scan; rows handed to the selection: key "
+                    "bins up to hellaswag 15 of 64 (1 scan of the pool)",
+                    f"selected hellaswag: {len(got)} docs/{int(got.token_num.sum())} tokens "
                     f"into {out}@v{res.output_version}"]
     run = mlflow.get_run(res.run_id)
     assert run.info.run_name == "story" and run.info.status == "FINISHED"
     assert run.data.tags["nag.pool_path"] == pool_path and run.data.tags["nag.output_path"] == out
     assert {i.dataset.name for i in run.inputs.dataset_inputs} == {"pool", "target", "selection"}
     assert run.data.params["power"] == "2.0" and run.data.params["fraction_per_target"] == "0.25"
+    assert run.data.params["scan"] == "auto" and run.data.params["scan_used"] == "direct"
 
 
 def test_a_two_target_run_without_dedupe_equals_the_reference(spark, tmp_path, mlflow_uri):
