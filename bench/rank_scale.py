@@ -347,12 +347,13 @@ def _table_bytes(path: Path) -> int:
 
 
 def scale_run(sizes, workdir: Path, keep: bool, target_docs: int, warmup_docs: int,
-              layouts=("list", "bits13"), multi: int = 4) -> list[dict]:
+              layouts=("bits13",), multi: int = 4, scans=("spark", "direct")) -> list[dict]:
     """Rank each pool size, stored in each layout, against one target table (as in the
-    README's workflow: target examples extracted to their own table), side by side in one
-    run; on the last layout also ``multi`` targets in one run. A small pool is ranked first,
-    unreported, so the first measured size does not pay for JVM JIT and Python worker
-    start-up alone."""
+    README's workflow: target examples extracted to their own table), with each scan
+    (``--scan spark``: Spark's reader, ``direct``: the Python workers read the files), side
+    by side in one run; with the last layout and scan also ``multi`` targets in one run. A
+    small pool is ranked first, unreported, so the first measured size does not pay for JVM
+    JIT and Python worker start-up alone."""
     from nag_spark.session import get_spark
     from nag_spark.spark.rank import RankOptions, run_ranking
 
@@ -362,16 +363,20 @@ def scale_run(sizes, workdir: Path, keep: bool, target_docs: int, warmup_docs: i
     target = workdir / "target"
     generate({layouts[-1]: target}, target_docs * len(_MULTI_NAMES), target=True, mix=_MULTI_MIX)
 
-    def rank(path: Path, n: int, names):
-        return run_ranking(spark, RankOptions(
+    def rank(path: Path, n: int, names, scan: str):
+        res = run_ranking(spark, RankOptions(
             targets=list(names), pool=str(path), target_features=str(target),
-            output=str(workdir / f"sel_{n}"), fraction=0.2, experiment="rank-bench"))
+            output=str(workdir / f"sel_{n}"), fraction=0.2, experiment="rank-bench", scan=scan))
+        if res.scan != scan:
+            raise SystemExit(f"asked for --scan {scan}, the run used {res.scan}")
+        return res
 
     if warmup_docs:
         warm = {layout: workdir / f"pool_warmup_{layout}" for layout in layouts}
         generate(warm, warmup_docs)
         for path in warm.values():
-            rank(path, warmup_docs, _MULTI_NAMES[:1])
+            for scan in scans:
+                rank(path, warmup_docs, _MULTI_NAMES[:1], scan)
             shutil.rmtree(path, ignore_errors=True)
     results = []
     for n in sizes:
@@ -379,17 +384,19 @@ def scale_run(sizes, workdir: Path, keep: bool, target_docs: int, warmup_docs: i
         pools = {layout: workdir / f"pool_{n}_{layout}" for layout in layouts}
         gen_s = generate(pools, n)
         for layout, path in pools.items():
-            runs = [1] + ([multi] if multi > 1 and layout == layouts[-1] else [])
-            for n_targets in runs:
-                row = _measured(lambda: rank(path, n, _MULTI_NAMES[:n_targets]), n)
-                row.update(layout=layout, targets=n_targets, generate_all_layouts_s=round(gen_s, 1),
-                           bytes_per_doc=round(_table_bytes(path) / n, 1))
-                print(json.dumps(row), flush=True)
-                results.append(row)
-                by_layout[(layout, n_targets)] = row
+            for scan in scans:
+                last = layout == layouts[-1] and scan == scans[-1]
+                for n_targets in [1] + ([multi] if multi > 1 and last else []):
+                    row = _measured(lambda: rank(path, n, _MULTI_NAMES[:n_targets], scan), n)
+                    row.update(layout=layout, scan=scan, targets=n_targets,
+                               generate_all_layouts_s=round(gen_s, 1),
+                               bytes_per_doc=round(_table_bytes(path) / n, 1))
+                    print(json.dumps(row), flush=True)
+                    results.append(row)
+                    by_layout[(layout, scan, n_targets)] = row
             if not keep:
                 shutil.rmtree(path, ignore_errors=True)
-        _print_ratios(n, by_layout, layouts, multi)
+        _print_ratios(n, by_layout, layouts, scans, multi)
     return results
 
 
@@ -412,21 +419,25 @@ def _measured(fn, n: int) -> dict:
             "peak_rss_mb": peak}
 
 
-def _print_ratios(n: int, rows: dict, layouts, multi: int) -> None:
-    new, old = layouts[-1], layouts[0]
+def _print_ratios(n: int, rows: dict, layouts, scans, multi: int) -> None:
+    """Each pair of runs against the newest (last layout, last scan): wall and CPU ratios,
+    after checking they selected the same rows."""
+    new = rows[(layouts[-1], scans[-1], 1)]
     out = {"docs": n}
-    if len(layouts) > 1:
-        a, b = rows[(old, 1)], rows[(new, 1)]
-        if a["selected_docs"] != b["selected_docs"]:
-            raise SystemExit(f"layouts selected different rows: {a['selected_docs']} vs "
-                             f"{b['selected_docs']}")
-        out[f"wall_{old}_over_{new}"] = round(a["rank_wall_s"] / b["rank_wall_s"], 2)
-        out[f"cpu_{old}_over_{new}"] = round(a["cpu_s"] / b["cpu_s"], 2)
-    if (new, multi) in rows:
-        one, many = rows[(new, 1)], rows[(new, multi)]
+    for (layout, scan, n_targets), row in rows.items():
+        if n_targets != 1 or row is new:
+            continue
+        if row["selected_docs"] != new["selected_docs"]:
+            raise SystemExit(f"{layout}/{scan} selected different rows: {row['selected_docs']} "
+                             f"vs {new['selected_docs']}")
+        name = f"{layout}_{scan}_over_{layouts[-1]}_{scans[-1]}"
+        out[f"wall_{name}"] = round(row["rank_wall_s"] / new["rank_wall_s"], 2)
+        out[f"cpu_{name}"] = round(row["cpu_s"] / new["cpu_s"], 2)
+    many = rows.get((layouts[-1], scans[-1], multi))
+    if many is not None and multi > 1:
         out[f"wall_{multi}_targets_over_{multi}x_one"] = round(
-            many["rank_wall_s"] / (multi * one["rank_wall_s"]), 2)
-        out[f"cpu_{multi}_targets_over_{multi}x_one"] = round(many["cpu_s"] / (multi * one["cpu_s"]), 2)
+            many["rank_wall_s"] / (multi * new["rank_wall_s"]), 2)
+        out[f"cpu_{multi}_targets_over_{multi}x_one"] = round(many["cpu_s"] / (multi * new["cpu_s"]), 2)
     print(json.dumps(out), flush=True)
 
 
@@ -443,9 +454,12 @@ def main(argv=None) -> int:
                    help="rows of each of the 4 targets in the target features table")
     p.add_argument("--warmup-docs", type=float, default=1e5,
                    help="pool ranked first and not reported (0: none)")
-    p.add_argument("--layouts", default="list,bits13",
+    p.add_argument("--layouts", default="bits13",
                    help="NAG storage, side by side: list (array<short>, earlier releases), "
                         "bitsB (packed binary, B bits per index); the last is the new one")
+    p.add_argument("--scans", default="spark,direct",
+                   help="who reads the NAGs, side by side (rank --scan): spark, direct; the "
+                        "last is the new one")
     p.add_argument("--multi", type=int, default=4,
                    help="also rank this many targets in one run on the last layout (1: no)")
     p.add_argument("--json", help="also write the results here")
@@ -457,7 +471,8 @@ def main(argv=None) -> int:
         work.mkdir(parents=True, exist_ok=True)
         out["scale"] = scale_run([int(float(s)) for s in args.sizes.split(",")], work, args.keep,
                                  args.target_docs, int(float(args.warmup_docs)),
-                                 tuple(args.layouts.split(",")), args.multi)
+                                 tuple(args.layouts.split(",")), args.multi,
+                                 tuple(args.scans.split(",")))
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=1))
     return 0
