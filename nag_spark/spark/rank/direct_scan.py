@@ -90,7 +90,7 @@ def _open_version(pool: str, version: int):
     return table, location
 
 
-def _check_protocol(table, uri: str) -> None:
+def _check_protocol(table) -> None:
     protocol = table.protocol()
     features = set(protocol.reader_features or [])
     unsafe = sorted(features - SAFE_READER_FEATURES)
@@ -157,8 +157,8 @@ def plan_direct_scan(pool: str, version: int, mode: str, parallelism: int) -> Di
     if check_scan_mode(mode) == "spark":
         return None
     try:
-        table, location = _open_version(pool, version)
-        _check_protocol(table, location.uri)
+        table, _ = _open_version(pool, version)
+        _check_protocol(table)
     except _NotDirect as why:
         if mode == "direct":
             raise TableError(f"--scan direct cannot read pool {pool}: {why}; use --scan spark "

@@ -36,19 +36,21 @@ def source_columns(plan: RankingPlan, opts: RankOptions) -> list[str]:
 
 
 def pool_to_score(plan: RankingPlan, opts: RankOptions, n_target_rows: Sequence[int],
-                  frame=None, quiet: bool = False) -> PoolToScore:
+                  frame=None, quiet: bool = False, targets_dropped: bool = False) -> PoolToScore:
     """The pool without the target rows (when both share a table), with ``dataset`` (null
     when the pool has none) and ``quality`` (the quality column as double) columns.
 
     ``frame`` replaces the plan's pool DataFrame: the pool already scored from its files,
-    with :func:`source_columns` (the target rows are then dropped after scoring)."""
+    with :func:`source_columns` (the target rows are then dropped after scoring, unless
+    ``targets_dropped``: the scan already left them out)."""
     from pyspark.sql import functions as F
 
     pool = plan.pool_df if frame is None else frame
     excluded = 0
     if plan.same_table:
         # Target rows must not select themselves: drop every target's rows from the pool.
-        pool = pool.filter(~target_condition(plan.specs))
+        if not targets_dropped:
+            pool = pool.filter(~target_condition(plan.specs))
         excluded = int(sum(n_target_rows))
         if not quiet:
             log.info("target rows come from the pool table: %d target rows excluded from the "
@@ -91,8 +93,16 @@ def pool_stats(scored, keys: Sequence[str], quality: str | None,
                  F.max(F.when(~bad, F.col(quality))).alias("q_hi"),
                  F.sum(bad.cast("long")).alias("q_bad")]
     stats = scored.agg(*aggs).collect()[0].asDict()
-    if hashed and stats["distinct_ids"] != stats["docs"] - stats["null_ids"]:
-        stats["distinct_ids"] = scored.agg(F.count_distinct("docid")).collect()[0][0]
+    return confirm_distinct(stats, scored) if hashed else stats
+
+
+def confirm_distinct(stats: dict, df) -> dict:
+    """``stats`` whose ``distinct_ids`` counted docid hashes: fewer distinct hashes than
+    docids (a duplicate, or a collision) has the docids of ``df`` counted instead."""
+    from pyspark.sql import functions as F
+
+    if stats["distinct_ids"] != stats["docs"] - stats["null_ids"]:
+        stats = dict(stats, distinct_ids=df.agg(F.count_distinct("docid")).collect()[0][0])
     return stats
 
 

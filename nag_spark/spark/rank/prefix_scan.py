@@ -292,7 +292,7 @@ def _reduce(frame, n_targets: int, grid: int) -> tuple[_Summary, int]:
     return summary or _Summary(n_targets, grid), sum(r["distinct"] for r in rows)
 
 
-def _sample_limits(spark, scan: DirectScan, make_scorer, feature_col, columns, table_schema,
+def _sample_limits(spark, scan: DirectScan, make_scorer, feature_col, columns,
                    n_targets: int, fraction: float, grid: int, exclude) -> list[int]:
     """Step 1: each target's last candidate bin, from a sample of row groups."""
     import pyarrow as pa
@@ -360,8 +360,8 @@ def prefix_scan(spark, scan: DirectScan, plan, opts, make_scorer, columns: Seque
     ids = list(target_docids) if plan.same_table else []
     schema = _output_schema(plan.pool_df.schema, columns, keys)
     hash_bits = max(0, int(np.ceil(np.log2(max(1, scan.rows / 4_000_000)))))
-    limits = _sample_limits(spark, scan, make_scorer, opts.neuron_type, columns,
-                            plan.pool_df.schema, len(keys), plan.per_fraction, grid, exclude)
+    limits = _sample_limits(spark, scan, make_scorer, opts.neuron_type, columns, len(keys),
+                            plan.per_fraction, grid, exclude)
     for attempt in (1, 2):
         frame = _scan(spark, scan, make_scorer, opts.neuron_type, columns, keys, schema, limits,
                       grid, exclude, ids, hash_bits).persist(getattr(StorageLevel, storage_level))

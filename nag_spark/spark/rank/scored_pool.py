@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from ...logs import get_logger
 from ..stages import persisted
 from .direct_scan import DOCID_HASH, plan_direct_scan
-from .pool import check_pool, pool_stats, pool_to_score, source_columns
+from .pool import check_pool, confirm_distinct, pool_stats, pool_to_score, source_columns
 from .prefix_scan import prefix_scan, usable
 from .scoring import batch_scorer, score_files, score_frame
 
@@ -33,15 +33,6 @@ class ScoredPool:
     frame: object
     stats: dict
     histograms: list | None
-
-
-def _exact_distinct(stats: dict, pool_df) -> dict:
-    """Fewer distinct hashes than docids: a duplicate or a collision; count the docids."""
-    from pyspark.sql import functions as F
-
-    if stats["distinct_ids"] != stats["docs"] - stats["null_ids"] and not stats["null_ids"]:
-        stats = dict(stats, distinct_ids=pool_df.agg(F.count_distinct("docid")).collect()[0][0])
-    return stats
 
 
 @contextlib.contextmanager
@@ -64,9 +55,10 @@ def scored_and_checked(spark, plan, opts, pool, profiles, keys, target):
                           batch_scorer(spark, profiles, opts.neuron_type, plan.top_k),
                           source_columns(plan, opts), keys, target.docids, opts.storage_level)
         try:
-            stats = _exact_distinct(pre.stats, pool.df)
+            stats = confirm_distinct(pre.stats, pool.df)
             check_pool(stats, pool.df, opts)  # error examples from Spark's reader
-            frame = pool_to_score(plan, opts, target.counts, frame=pre.candidates, quiet=True).df
+            frame = pool_to_score(plan, opts, target.counts, frame=pre.candidates, quiet=True,
+                                  targets_dropped=True).df
             yield ScoredPool("direct", frame.select(*pool.columns, *keys), stats, pre.histograms)
         finally:
             pre.frame.unpersist()
