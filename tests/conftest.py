@@ -134,11 +134,18 @@ def smollm2_features(spark, shared_data) -> dict:
     out = {"pool": str(folder / "pool_features"), "targets": str(folder / "targets_features")}
     if done.is_file():
         return out
+    from filelock import FileLock
+
     folder.mkdir(parents=True, exist_ok=True)
-    _fixture_sample(shared_data, folder)
-    for name in ("pool", "targets"):
-        run_extraction(spark, ExtractOptions(
-            input=str(folder / f"{name}_sample.parquet"), output=out[name], model="smollm2-135m",
-            neuron_types=("fwd_up",), top_k=20, max_length=120, track=False))
-    done.write_text("ok\n")
+    # Test processes (xdist) share the cache: one extracts, the others wait for it.
+    with FileLock(str(folder) + ".lock"):
+        if done.is_file():
+            return out
+        _fixture_sample(shared_data, folder)
+        for name in ("pool", "targets"):
+            run_extraction(spark, ExtractOptions(
+                input=str(folder / f"{name}_sample.parquet"), output=out[name],
+                model="smollm2-135m", neuron_types=("fwd_up",), top_k=20, max_length=120,
+                track=False))
+        done.write_text("ok\n")
     return out

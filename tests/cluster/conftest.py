@@ -31,12 +31,21 @@ WORKER_ENV = {"HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "CUDA_VI
               "SPARK_LOCAL_IP": "127.0.0.1"}
 
 
+HERE = Path(__file__).resolve().parent
+
+
 def pytest_collection_modifyitems(items):
     """Tests that ship the packed environment are marked ``cluster``, so that
-    ``make test-cluster`` (``-m cluster``) runs just them; ``make test`` runs them too."""
+    ``make test-cluster`` (``-m cluster``) runs just them; ``make test`` runs them too.
+
+    Every test of this folder runs in one xdist process (``--dist loadgroup``): they share
+    one standalone cluster and one packed archive in ``dist/``, which two processes would
+    each start and build (the archive in the same place)."""
     for item in items:
         if "env_archive" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.cluster)
+        if HERE in Path(str(item.path)).resolve().parents:
+            item.add_marker(pytest.mark.xdist_group("standalone"))
 
 
 @pytest.fixture(scope="session")
