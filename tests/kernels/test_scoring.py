@@ -65,3 +65,46 @@ def test_bad_scorer_inputs():
         ProfileScorer(prof).distance(np.array([[0.0, 1, 2, 3]]))
     with pytest.raises(InputError, match="L\\*K"):
         ProfileScorer(prof).distance(np.array([[0, 1, 2]]))
+
+
+@pytest.mark.parametrize("n_profiles", [1, 2, 4, 5])
+@pytest.mark.parametrize("layers", ["all", "0,2"])
+def test_a_profile_set_scores_each_profile_bit_for_bit_like_its_own_scorer(n_profiles, layers):
+    from nag_spark.kernels.scoring import ProfileSetScorer
+
+    rng = np.random.default_rng(11)
+    L, K, N = 4, 5, 40
+    profiles = [TargetProfile.from_nags(random_nags(rng, 20 + i, L, K, N), L, K, N, layers,
+                                        1.0 + i / 2) for i in range(n_profiles)]
+    pool = random_nags(rng, 500, L, K, N).astype(np.uint16)
+    got = ProfileSetScorer(profiles).distances(pool)
+    assert len(got) == n_profiles
+    for prof, dist in zip(profiles, got):
+        assert np.array_equal(dist, ProfileScorer(prof).distance(pool))  # bit for bit
+    assert all(len(d) == 0 for d in ProfileSetScorer(profiles).distances(pool[:0]))
+
+
+def test_a_profile_set_with_different_layers_scores_each_on_its_own_layers():
+    from nag_spark.kernels.scoring import ProfileSetScorer
+
+    rng = np.random.default_rng(12)
+    L, K, N = 4, 3, 30
+    target = random_nags(rng, 25, L, K, N)
+    profiles = [TargetProfile.from_nags(target, L, K, N, "last"),
+                TargetProfile.from_nags(target, L, K, N, "all")]
+    pool = random_nags(rng, 100, L, K, N)
+    scorer = ProfileSetScorer(profiles)
+    assert not scorer.groups  # no shared pass over different columns
+    for prof, dist in zip(profiles, scorer.distances(pool)):
+        assert np.array_equal(dist, ProfileScorer(prof).distance(pool))
+
+
+def test_a_profile_set_refuses_indices_beyond_the_neuron_count_once_for_all():
+    from nag_spark.kernels.scoring import ProfileSetScorer
+
+    rng = np.random.default_rng(13)
+    profiles = [TargetProfile.from_nags(random_nags(rng, 5, 2, 2, 3), 2, 2, 3) for _ in range(3)]
+    with pytest.raises(InputError, match=r"\[0, 3\).*found \[0, 7\]"):
+        ProfileSetScorer(profiles).distances(np.array([[0, 1, 2, 7]], np.uint16))
+    with pytest.raises(InputError, match="L\\*K = 4"):
+        ProfileSetScorer(profiles).distances(np.array([[0, 1, 2]]))

@@ -1,8 +1,9 @@
 """Scoring a features DataFrame against broadcast target profiles with ``mapInArrow``.
 
 Each Arrow batch's NAG column (``list<int16|int32>``, all lists of length L*K) is viewed
-as a ``(D, L*K)`` numpy array without copying, and every target's
-:class:`~nag_spark.kernels.scoring.ProfileScorer` scores it with one gather and a sum.
+as a ``(D, L*K)`` numpy array without copying, and the targets'
+:class:`~nag_spark.kernels.scoring.ProfileSetScorer` scores it with one gather and a sum
+per row for all of them.
 The profiles travel once per executor as a broadcast variable, not inside each task.
 With ``--top-k k`` below the features' K, each batch is cut to the first k indices of every
 layer (:func:`~nag_spark.kernels.profile.nag_prefix`) before scoring.
@@ -15,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 
 from ...kernels.profile import TargetProfile, nag_prefix
-from ...kernels.scoring import ProfileScorer
+from ...kernels.scoring import ProfileSetScorer
 from ...tables.features import decode_nags
 
 
@@ -25,20 +26,20 @@ from ...tables.features import decode_nags
 DECODE_ROWS = 1024
 
 
-def nag_distances(column, scorers: Sequence[ProfileScorer], num_layers: int, stored_k: int,
+def nag_distances(column, scorer: ProfileSetScorer, num_layers: int, stored_k: int,
                   k: int, name: str) -> list[np.ndarray]:
-    """Each scorer's ``nag_distance`` of the NAGs in ``column`` (an Arrow array or chunked
+    """Each profile's ``nag_distance`` of the NAGs in ``column`` (an Arrow array or chunked
     array, packed or lists), decoded :data:`DECODE_ROWS` rows at a time; scores do not
     depend on how the rows are cut (each row is summed alone)."""
     chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
-    out = [np.empty(len(column), np.float64) for _ in scorers]
+    out = [np.empty(len(column), np.float64) for _ in scorer.scorers]
     width, at = num_layers * stored_k, 0
     for chunk in chunks:
         for start in range(0, len(chunk), DECODE_ROWS):
             piece = chunk.slice(start, DECODE_ROWS)
             nags = nag_prefix(decode_nags(piece, width, name), num_layers, stored_k, k)
-            for dist, scorer in zip(out, scorers):
-                dist[at:at + len(piece)] = scorer.distance(nags)
+            for dist, got in zip(out, scorer.distances(nags)):
+                dist[at:at + len(piece)] = got
             at += len(piece)
     return out
 
@@ -60,8 +61,8 @@ def batch_scorer(spark, profiles: Sequence[TargetProfile], feature_col: str,
     stored_k = k if stored_top_k is None else int(stored_top_k)
 
     def make():
-        scorers = [ProfileScorer(TargetProfile(*item)) for item in broadcast.value]
-        return lambda column: nag_distances(column, scorers, num_layers, stored_k, k, feature_col)
+        scorer = ProfileSetScorer([TargetProfile(*item) for item in broadcast.value])
+        return lambda column: nag_distances(column, scorer, num_layers, stored_k, k, feature_col)
 
     return make
 
