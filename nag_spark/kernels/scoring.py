@@ -146,7 +146,7 @@ class ProfileSetScorer:
     def __init__(self, profiles):
         self.scorers = [ProfileScorer(p) for p in profiles]
         first = self.scorers[0]
-        self.width, self.n_neurons = first.width, first.n_neurons
+        self.width = first.width
         if any(s.width != self.width for s in self.scorers):
             raise InputError("profiles scored together must have the same L*K")
         self.n_neurons = min(s.n_neurons for s in self.scorers)
