@@ -134,11 +134,11 @@ def smollm2_features(spark, shared_data) -> dict:
     out = {"pool": str(folder / "pool_features"), "targets": str(folder / "targets_features")}
     if done.is_file():
         return out
-    from filelock import FileLock
+    from nag_spark.models.cache import exclusive_lock
 
     folder.mkdir(parents=True, exist_ok=True)
     # Test processes (xdist) share the cache: one extracts, the others wait for it.
-    with FileLock(str(folder) + ".lock"):
+    with exclusive_lock(folder.with_name(folder.name + ".lock")):
         if done.is_file():
             return out
         _fixture_sample(shared_data, folder)

@@ -61,7 +61,9 @@ def _sha256_files(paths: list[Path]) -> str:
 
 
 @contextlib.contextmanager
-def _locked(lock_path: Path) -> Iterator[None]:
+def exclusive_lock(lock_path: Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``lock_path`` (created if absent) for the block:
+    processes that share the folder take turns."""
     with open(lock_path, "a+") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         try:
@@ -138,7 +140,7 @@ def local_model_dir(spec: ModelSpec, cache_dir: Path | None = None) -> Path:
     final = root / f"{gguf.stem}-{_file_key(gguf)}"
     if (final / _MARKER).is_file():
         return final
-    with _locked(root / f"{final.name}.lock"):
+    with exclusive_lock(root / f"{final.name}.lock"):
         if (final / _MARKER).is_file():  # another worker finished while we waited
             return final
         log.info("converting %s to safetensors in %s (once per node)", gguf, final)

@@ -39,8 +39,8 @@ def pytest_collection_modifyitems(items):
     ``make test-cluster`` (``-m cluster``) runs just them; ``make test`` runs them too.
 
     Every test of this folder runs in one xdist process (``--dist loadgroup``): they share
-    one standalone cluster and one packed archive in ``dist/``, which two processes would
-    each start and build (the archive in the same place)."""
+    the session's standalone cluster (a master, two 2 GB workers and their executors), which
+    a second process would start again beside the first."""
     for item in items:
         if "env_archive" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.cluster)

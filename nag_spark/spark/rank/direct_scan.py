@@ -87,7 +87,7 @@ def _open_version(pool: str, version: int):
         raise _NotDirect(f"delta-rs cannot open it: {exc}") from None
     if table is None:
         raise _NotDirect(f"delta-rs finds no Delta table at {location.uri}")
-    return table, location
+    return table
 
 
 def _check_protocol(table) -> None:
@@ -157,7 +157,7 @@ def plan_direct_scan(pool: str, version: int, mode: str, parallelism: int) -> Di
     if check_scan_mode(mode) == "spark":
         return None
     try:
-        table, _ = _open_version(pool, version)
+        table = _open_version(pool, version)
         _check_protocol(table)
     except _NotDirect as why:
         if mode == "direct":
