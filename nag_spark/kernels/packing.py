@@ -98,26 +98,69 @@ def _unpack_row_stream(data, start, bits, width, out_row):
         have -= bits
 
 
+@numba.njit(cache=True, nogil=True, boundscheck=False, inline="always")
+def _read_index(data, at, pos, bits):
+    """The index at stream bit ``pos`` of the bytes from ``data[at]``, read from the one
+    to four bytes it spans (never a byte beyond its last bit)."""
+    p = at + (pos >> 3)
+    shift = pos & 7
+    word = np.uint32(data[p])
+    if shift + bits > 8:
+        word |= np.uint32(data[p + 1]) << np.uint32(8)
+    if shift + bits > 16:
+        word |= np.uint32(data[p + 2]) << np.uint32(16)
+    if shift + bits > 24:
+        word |= np.uint32(data[p + 3]) << np.uint32(24)
+    return (word >> np.uint32(shift)) & np.uint32((1 << bits) - 1)
+
+
 @numba.njit(cache=True, nogil=True, boundscheck=False)
-def _unpack(data, starts, bits, width, out):
-    """Each index from the 4 bytes at its first byte (enough for bits <= 25): rows whose
-    4-byte reads could pass the end of ``data`` take the byte-stream path."""
-    mask = np.uint32((1 << bits) - 1)
-    nbytes = (width * bits + 7) // 8
-    limit = data.shape[0] - nbytes - 4
-    for i in range(out.shape[0]):
+def _unpack_groups(data, starts, bits, width, out):
+    """Eight indices at a time: eight ``bits``-bit indices are exactly ``bits`` bytes, so
+    each index's byte and shift inside its group are fixed. Called with ``bits`` a
+    compile-time constant (:func:`_unpack`), the branches and shifts of
+    :func:`_read_index` fold away: 0.3 instead of 1.0 us a row at L*K=560, 13 bits."""
+    groups = width // 8
+    for i in range(starts.shape[0]):
         base = starts[i]
-        if bits > 25 or base > limit:
-            _unpack_row_stream(data, base, bits, width, out[i])
-            continue
-        pos = 0
-        for j in range(width):
-            p = base + (pos >> 3)
-            word = (np.uint32(data[p]) | (np.uint32(data[p + 1]) << np.uint32(8))
-                    | (np.uint32(data[p + 2]) << np.uint32(16))
-                    | (np.uint32(data[p + 3]) << np.uint32(24)))
-            out[i, j] = (word >> np.uint32(pos & 7)) & mask
-            pos += bits
+        for g in range(groups):
+            at = base + g * bits
+            for t in range(8):
+                out[i, 8 * g + t] = _read_index(data, at, t * bits, bits)
+        for j in range(8 * groups, width):
+            out[i, j] = _read_index(data, base, j * bits, bits)
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False)
+def _unpack_streams(data, starts, bits, width, out):
+    for i in range(out.shape[0]):
+        _unpack_row_stream(data, starts[i], bits, width, out[i])
+
+
+@numba.njit(cache=True, nogil=True)
+def _unpack_constant_bits(data, starts, bits, width, out):
+    """:func:`_unpack_groups` compiled once per value of ``bits`` (bits <= 25)."""
+    _unpack_groups(data, starts, numba.literally(bits), width, out)
+
+
+# The compiled version of each bit count, by argument types: calling it directly skips
+# the dispatcher's resolution of a literal argument, which costs ~4 ms a call (more than
+# unpacking 1024 rows).
+_BY_BITS: dict = {}
+
+
+def _unpack(data, starts, bits: int, width: int, out) -> None:
+    if bits > 25:  # an index with its shift no longer fits a uint32
+        _unpack_streams(data, starts, bits, width, out)
+        return
+    key = (numba.typeof(data), numba.typeof(starts), bits, numba.typeof(out))
+    compiled = _BY_BITS.get(key)
+    if compiled is not None:
+        compiled(data, starts, bits, width, out)
+        return
+    _unpack_constant_bits(data, starts, bits, width, out)  # compiles (or loads) it
+    signature = (key[0], key[1], numba.types.literal(bits), numba.types.int64, key[3])
+    _BY_BITS[key] = _unpack_constant_bits.overloads[signature].entry_point
 
 
 def pack_rows(values: np.ndarray, bits: int) -> np.ndarray:
@@ -152,5 +195,6 @@ def unpack_rows(data: np.ndarray, starts: np.ndarray, width: int, bits: int | No
         bits = bits_of_row(int(nbytes), width)
     out = np.empty((len(starts), width), np.uint16 if bits <= 16 else np.uint32)
     if len(starts):
-        _unpack(np.asarray(data, np.uint8), np.asarray(starts, np.int64), bits, width, out)
+        _unpack(np.ascontiguousarray(data, np.uint8), np.ascontiguousarray(starts, np.int64),
+                bits, width, out)
     return out

@@ -17,8 +17,11 @@ def _reference_pack(row, bits: int) -> bytes:
     return bytes(int(stream[i:i + 8][::-1], 2) for i in range(0, len(stream), 8))
 
 
+# Widths with and without a tail after the groups of eight indices; bits on both sides of
+# 25, where unpacking leaves the compiled-per-bit-count path for the byte stream.
 @pytest.mark.parametrize("width, bits", [(1, 1), (3, 2), (6, 13), (20, 7), (560, 13),
-                                         (9, 16), (5, 25), (4, 32), (33, 17)])
+                                         (9, 16), (5, 25), (4, 32), (33, 17), (24, 3),
+                                         (70, 26), (17, 11)])
 def test_layout_matches_the_reference_and_round_trips(width, bits):
     rng = np.random.default_rng(bits * 100 + width)
     bits = stored_bits(width, bits)
