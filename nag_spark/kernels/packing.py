@@ -160,7 +160,9 @@ def _unpack(data, starts, bits: int, width: int, out) -> None:
         return
     _unpack_constant_bits(data, starts, bits, width, out)  # compiles (or loads) it
     signature = (key[0], key[1], numba.types.literal(bits), numba.types.int64, key[3])
-    _BY_BITS[key] = _unpack_constant_bits.overloads[signature].entry_point
+    found = _unpack_constant_bits.overloads.get(signature)
+    if found is not None:  # else the dispatcher keeps resolving it: slower, still right
+        _BY_BITS[key] = found.entry_point
 
 
 def pack_rows(values: np.ndarray, bits: int) -> np.ndarray:
