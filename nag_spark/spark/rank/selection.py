@@ -172,6 +172,27 @@ def group_column(bin_col, plan: RankPlan):
     return out
 
 
+def partition_column(spark, group_col, n: int):
+    """A column that ``repartition(n, column)`` sends to partition ``g`` for the rows of
+    group ``g`` (``0 <= g < n``): one group per partition, so one task and one file each.
+
+    Hashing the group itself put several of a few groups in one partition (2 groups: one
+    partition half the time), and one core then ranked and wrote what two could. Each
+    group is mapped to a long whose Spark hash (Murmur3, what hash partitioning uses) is
+    ``g`` modulo ``n``, found by hashing ``64 * n`` candidates in one small query."""
+    from pyspark.sql import functions as F
+
+    if n <= 1:
+        return F.lit(0).cast("long")
+    rows = (spark.range(0, 64 * n).select("id", F.pmod(F.hash("id"), F.lit(n)).alias("p"))
+            .groupBy("p").agg(F.min("id").alias("v")).collect())
+    first = {int(r["p"]): int(r["v"]) for r in rows}
+    if len(first) < n:  # not seen for any n tried; hashing the group is still correct
+        return group_col
+    return F.element_at(F.array(*[F.lit(first[p]).cast("long") for p in range(n)]),
+                        (group_col + F.lit(1)).cast("int"))
+
+
 @dataclass(frozen=True)
 class SparkSelection:
     """A target's selection: the ranked DataFrame and how its boundary was found."""
@@ -229,7 +250,8 @@ def select_exact(df, key_col: str, budget: int, lo: float, hi: float, *, n_bins:
             yield pa.RecordBatch.from_arrays(cols, schema=pa.schema(
                 [pa.field(n, c.type) for n, c in zip(names, cols)]))
 
-    ranked = (kept.repartition(max(plan.n_groups, 1), _GROUP)
+    n_parts = max(plan.n_groups, 1)
+    ranked = (kept.repartition(n_parts, partition_column(df.sparkSession, F.col(_GROUP), n_parts))
               .sortWithinPartitions(_GROUP, key_col, "docid")
               .mapInArrow(assign, out_schema))
     return SparkSelection(ranked, result, plan, hist, budget)

@@ -14,7 +14,7 @@ from rank_fixtures import (FAST, L, K, N, assert_same_selection, pool, read_delt
 
 from nag_spark.kernels.selection import Cutoff, bin_index  # noqa: E402
 from nag_spark.spark.rank import RankOptions, run_ranking  # noqa: E402
-from nag_spark.spark.rank.selection import bin_column, cutoff_filter  # noqa: E402
+from nag_spark.spark.rank.selection import bin_column, cutoff_filter, partition_column  # noqa: E402
 
 
 def test_selection_exact_and_independent_of_partitioning(spark, pool, tmp_path, mlflow_uri):
@@ -69,3 +69,18 @@ def test_spark_expressions_are_the_kernel_formulas(spark):
         kept = set(df.filter(cutoff_filter("k", cut)).toPandas().docid)
         assert kept == set(np.asarray(docid)[cut.mask(key, docid)])
     assert cutoff_filter("k", Cutoff(None, None)) is None  # keep every row: no filter at all
+
+
+def test_each_rank_group_gets_its_own_partition(spark):
+    """Hashing group ids put two of a few groups in one partition (and one task ranked and
+    wrote both); the partition column gives group g partition g, for any group count."""
+    from pyspark.sql import functions as F
+
+    for n in (1, 2, 3, 7, 20):
+        df = spark.range(0, 40 * n).select((F.col("id") % n).alias("g"))
+        parts = (df.repartition(n, partition_column(spark, F.col("g"), n))
+                 .select("g", F.spark_partition_id().alias("p")).distinct().toPandas())
+        assert sorted(zip(parts.g, parts.p)) == [(g, g) for g in range(n)], n
+    # Hashing the group itself, for contrast: at 20 groups some partitions hold several.
+    plain = spark.range(0, 800).select((F.col("id") % 20).alias("g")).repartition(20, "g")
+    assert plain.select(F.spark_partition_id().alias("p")).distinct().count() < 20
