@@ -29,10 +29,7 @@ def cluster_conf(cluster, archive: Path | None) -> list[str]:
     return ["--master", cluster.spec.master_url, "--deploy-mode", "client", *ship,
             "--conf", "spark.executor.cores=1", "--conf", "spark.executor.memory=1g",
             "--conf", "spark.cores.max=2", "--conf", "spark.ui.enabled=false",
-            "--conf", "spark.sql.shuffle.partitions=2",
-            # The driver JVM's temp dir too: spark-submit copies --archives into a
-            # java.io.tmpdir folder that a killed driver leaves behind (800 MB each).
-            "--driver-java-options", f"{JVM_OPTIONS} -Djava.io.tmpdir={cluster.root / 'local'}",
+            "--conf", "spark.sql.shuffle.partitions=2", "--driver-java-options", JVM_OPTIONS,
             # Executors fetch the archive into java.io.tmpdir before unpacking it: keep that
             # next to their work dirs (tmpfs in the tests), one copy each, no fetch cache.
             "--conf", f"spark.executor.extraJavaOptions=-Djava.io.tmpdir={cluster.root / 'local'} "
