@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.nag-spark-installed
 PYTEST_ARGS ?=
 # Test processes (pytest-xdist): two keep both cores busy while one waits on a JVM start or
-# a subprocess job (22.6 min against 25.0 in one process here); TEST_WORKERS=0 runs one.
+# a subprocess job (20.8 min here; 25.0 in one process); TEST_WORKERS=0 runs one.
 TEST_WORKERS ?= 2
 
 .PHONY: demo test venv java-check bench-extract bench-extract-scale bench-rank bench-quality compare-figure clean \
