@@ -172,6 +172,10 @@ def group_column(bin_col, plan: RankPlan):
     return out
 
 
+# Group count -> {partition: smallest long that Spark's hash sends there}.
+_FIRST_OF_PARTITION: dict[int, dict[int, int]] = {}
+
+
 def partition_column(spark, group_col, n: int):
     """A column that ``repartition(n, column)`` sends to partition ``g`` for the rows of
     group ``g`` (``0 <= g < n``): one group per partition, so one task and one file each.
@@ -184,9 +188,11 @@ def partition_column(spark, group_col, n: int):
 
     if n <= 1:
         return F.lit(0).cast("long")
-    rows = (spark.range(0, 64 * n).select("id", F.pmod(F.hash("id"), F.lit(n)).alias("p"))
-            .groupBy("p").agg(F.min("id").alias("v")).collect())
-    first = {int(r["p"]): int(r["v"]) for r in rows}
+    first = _FIRST_OF_PARTITION.get(n)
+    if first is None:  # once per group count and process: every target of a run reuses it
+        rows = (spark.range(0, 64 * n).select("id", F.pmod(F.hash("id"), F.lit(n)).alias("p"))
+                .groupBy("p").agg(F.min("id").alias("v")).collect())
+        first = _FIRST_OF_PARTITION[n] = {int(r["p"]): int(r["v"]) for r in rows}
     if len(first) < n:  # not seen for any n tried; hashing the group is still correct
         return group_col
     return F.element_at(F.array(*[F.lit(first[p]).cast("long") for p in range(n)]),
