@@ -257,7 +257,11 @@ def select_exact(df, key_col: str, budget: int, lo: float, hi: float, *, n_bins:
                 [pa.field(n, c.type) for n, c in zip(names, cols)]))
 
     n_parts = max(plan.n_groups, 1)
+    # Sorted by (key, docid) alone: a group is a non-decreasing function of the key (runs of
+    # consecutive bins), so this is also the (group, key, docid) order the ranker needs.
+    # With the group first, every row of a partition (one group) had the same sort prefix
+    # and each comparison fell through to the whole row: 4M rows sorted in 2.6 s against 1.0.
     ranked = (kept.repartition(n_parts, partition_column(df.sparkSession, F.col(_GROUP), n_parts))
-              .sortWithinPartitions(_GROUP, key_col, "docid")
+              .sortWithinPartitions(key_col, "docid")
               .mapInArrow(assign, out_schema))
     return SparkSelection(ranked, result, plan, hist, budget)
