@@ -99,7 +99,7 @@ def _unpack_row_stream(data, start, bits, width, out_row):
 
 
 @numba.njit(cache=True, nogil=True, boundscheck=False, inline="always")
-def _read_index(data, at, pos, bits):
+def read_index(data, at, pos, bits):
     """The index at stream bit ``pos`` of the bytes from ``data[at]``, read from the one
     to four bytes it spans (never a byte beyond its last bit)."""
     p = at + (pos >> 3)
@@ -119,16 +119,16 @@ def _unpack_groups(data, starts, bits, width, out):
     """Eight indices at a time: eight ``bits``-bit indices are exactly ``bits`` bytes, so
     each index's byte and shift inside its group are fixed. Called with ``bits`` a
     compile-time constant (:func:`_unpack`), the branches and shifts of
-    :func:`_read_index` fold away: 0.3 instead of 1.0 us a row at L*K=560, 13 bits."""
+    :func:`read_index` fold away: 0.3 instead of 1.0 us a row at L*K=560, 13 bits."""
     groups = width // 8
     for i in range(starts.shape[0]):
         base = starts[i]
         for g in range(groups):
             at = base + g * bits
             for t in range(8):
-                out[i, 8 * g + t] = _read_index(data, at, t * bits, bits)
+                out[i, 8 * g + t] = read_index(data, at, t * bits, bits)
         for j in range(8 * groups, width):
-            out[i, j] = _read_index(data, base, j * bits, bits)
+            out[i, j] = read_index(data, base, j * bits, bits)
 
 
 @numba.njit(cache=True, nogil=True, boundscheck=False)
@@ -137,32 +137,44 @@ def _unpack_streams(data, starts, bits, width, out):
         _unpack_row_stream(data, starts[i], bits, width, out[i])
 
 
+# Above 25 bits an index and its shift no longer fit the uint32 of :func:`read_index`.
+MAX_CONSTANT_BITS = 25
+
+
 @numba.njit(cache=True, nogil=True)
 def _unpack_constant_bits(data, starts, bits, width, out):
     """:func:`_unpack_groups` compiled once per value of ``bits`` (bits <= 25)."""
     _unpack_groups(data, starts, numba.literally(bits), width, out)
 
 
-# The compiled version of each bit count, by argument types: calling it directly skips
-# the dispatcher's resolution of a literal argument, which costs ~4 ms a call (more than
-# unpacking 1024 rows).
+def call_constant_bits(kernel, cache: dict, args: tuple, bits_at: int):
+    """``kernel(*args)`` through the version of ``kernel`` compiled for the bit count
+    ``args[bits_at]`` (``kernel`` passes it on with ``numba.literally``).
+
+    Each compiled version is kept in ``cache`` by argument types: calling it directly
+    skips the dispatcher's resolution of a literal argument, which costs ~4 ms a call
+    (more than unpacking 1024 rows)."""
+    key = tuple(a if i == bits_at else numba.typeof(a) for i, a in enumerate(args))
+    compiled = cache.get(key)
+    if compiled is not None:
+        return compiled(*args)
+    result = kernel(*args)  # compiles (or loads) it
+    signature = tuple(numba.types.literal(a) if i == bits_at else t for i, (a, t) in
+                      enumerate(zip(args, key)))
+    found = kernel.overloads.get(signature)
+    if found is not None:  # else the dispatcher keeps resolving it: slower, still right
+        cache[key] = found.entry_point
+    return result
+
+
 _BY_BITS: dict = {}
 
 
 def _unpack(data, starts, bits: int, width: int, out) -> None:
-    if bits > 25:  # an index with its shift no longer fits a uint32
+    if bits > MAX_CONSTANT_BITS:
         _unpack_streams(data, starts, bits, width, out)
-        return
-    key = (numba.typeof(data), numba.typeof(starts), bits, numba.typeof(out))
-    compiled = _BY_BITS.get(key)
-    if compiled is not None:
-        compiled(data, starts, bits, width, out)
-        return
-    _unpack_constant_bits(data, starts, bits, width, out)  # compiles (or loads) it
-    signature = (key[0], key[1], numba.types.literal(bits), numba.types.int64, key[3])
-    found = _unpack_constant_bits.overloads.get(signature)
-    if found is not None:  # else the dispatcher keeps resolving it: slower, still right
-        _BY_BITS[key] = found.entry_point
+    else:
+        call_constant_bits(_unpack_constant_bits, _BY_BITS, (data, starts, bits, width, out), 2)
 
 
 def pack_rows(values: np.ndarray, bits: int) -> np.ndarray:

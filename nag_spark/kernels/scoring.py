@@ -18,6 +18,7 @@ import numba
 import numpy as np
 
 from ..errors import InputError
+from .packing import MAX_CONSTANT_BITS, call_constant_bits, read_index
 from .profile import TargetProfile
 
 
@@ -59,6 +60,62 @@ def _gather_sums_4(nags, offsets, stacked, out):
         out[3, i] = a3
 
 
+# Packed rows scored as they are unpacked (:meth:`ProfileSetScorer.distances_packed`):
+# the same sums in the same order as unpacking first, without the unpacked indices
+# written out and read back twice (range check, gather). One profile's sum is a chain of
+# dependent additions, and the unpacking runs in its shadow: 0.83-0.96 against 1.09-1.13
+# us a document unpacking first (13 bits, L*K=560). Four profiles' gathers keep the core
+# busy on their own: one pass gained nothing for them (1.79 against 1.80 us without a
+# range check, 2.07-2.30 with it), so several profiles still unpack first
+# (bench/rank_scale.py --kernel-only).
+# Each index is read with the constant shifts of its place in a group of eight (``bits``
+# a compile-time constant, as in :mod:`~nag_spark.kernels.packing`), and the largest
+# index read is returned for the range check; the weights are padded with ``2**bits``
+# zeros, so a bad index reads a zero before it is refused, never memory past the weights.
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False)
+def _packed_sums(data, starts, bits, width, offsets, flat_weights, out):
+    hi = np.uint32(0)
+    groups = width // 8
+    for i in range(starts.shape[0]):
+        base = starts[i]
+        total = 0.0
+        for g in range(groups):
+            at = base + g * bits
+            for t in range(8):
+                idx = read_index(data, at, t * bits, bits)
+                hi = max(hi, idx)
+                total += flat_weights[offsets[8 * g + t] + idx]
+        for j in range(8 * groups, width):
+            idx = read_index(data, base, j * bits, bits)
+            hi = max(hi, idx)
+            total += flat_weights[offsets[j] + idx]
+        out[i] = total
+    return hi
+
+
+@numba.njit(cache=True, nogil=True)
+def _packed_sums_constant(data, starts, bits, width, offsets, flat_weights, out):
+    return _packed_sums(data, starts, numba.literally(bits), width, offsets, flat_weights, out)
+
+
+_PACKED_BY_BITS: dict = {}
+
+
+def _range_error(lo: int, hi: int, n_neurons: int) -> InputError:
+    return InputError(
+        f"NAG indices must lie in [0, {n_neurons}) (the target's neuron count); "
+        f"found [{lo}, {hi}]: pool and target features disagree"
+    )
+
+
+def _padded(weights: np.ndarray, bits: int) -> np.ndarray:
+    """``weights`` (rows along axis 0) followed by ``2**bits`` rows of zeros."""
+    pad = np.zeros((1 << bits,) + weights.shape[1:], weights.dtype)
+    return np.ascontiguousarray(np.concatenate([weights, pad]))
+
+
 def _checked(nags, width: int, n_neurons: int) -> np.ndarray:
     """``nags`` as an integer ``(D, width)`` array with every index in ``[0, n_neurons)``."""
     nags = np.asarray(nags)
@@ -70,10 +127,7 @@ def _checked(nags, width: int, n_neurons: int) -> np.ndarray:
         lo = 0 if nags.dtype.kind == "u" else int(nags.min())
         hi = int(nags.max())
         if lo < 0 or hi >= n_neurons:
-            raise InputError(
-                f"NAG indices must lie in [0, {n_neurons}) (the target's neuron count); "
-                f"found [{lo}, {hi}]: pool and target features disagree"
-            )
+            raise _range_error(lo, hi, n_neurons)
     return nags
 
 
@@ -160,6 +214,7 @@ class ProfileSetScorer:
             flat += [np.zeros_like(flat[0])] * (-len(flat) % 4)
             self.groups = [np.ascontiguousarray(np.stack(flat[g:g + 4], axis=1))
                            for g in range(0, len(flat), 4)]
+        self._padded: dict[int, np.ndarray] = {}  # bits -> one profile's weights padded for them
 
     def distances(self, nags: np.ndarray) -> list[np.ndarray]:
         """``nag_distance`` of each row of ``nags`` to each profile, in profile order."""
@@ -174,3 +229,27 @@ class ProfileSetScorer:
                 _gather_sums_4(cols, first.offsets, stacked, out[4 * g:4 * g + 4])
             out /= first.n_layers
         return list(1.0 - out[:len(self.scorers)])
+
+    def scores_packed(self, bits: int) -> bool:
+        """Whether :meth:`distances_packed` scores rows of ``bits``-bit indices: one
+        profile, scoring every column of every layer (rows of ``L*K`` indices, all used)."""
+        return (bits <= MAX_CONSTANT_BITS and len(self.scorers) == 1
+                and self.scorers[0]._all_columns)
+
+    def distances_packed(self, data: np.ndarray, starts: np.ndarray, bits: int) -> list[np.ndarray]:
+        """:meth:`distances` of the packed rows beginning at ``data[starts[i]]``
+        (:mod:`~nag_spark.kernels.packing`, rows of ``L*K`` indices; ``scores_packed(bits)``
+        must hold), read and scored in one pass: the same distances, bit for bit."""
+        scorer = self.scorers[0]
+        n = len(starts)
+        padded = self._padded.get(bits)
+        if padded is None:
+            padded = self._padded[bits] = _padded(scorer.flat_weights, bits)
+        out = np.empty(n, np.float64)
+        args = (np.ascontiguousarray(data, np.uint8), np.ascontiguousarray(starts, np.int64),
+                bits, self.width, scorer.offsets, padded, out)
+        hi = int(call_constant_bits(_packed_sums_constant, _PACKED_BY_BITS, args, 2))
+        if n and hi >= self.n_neurons:
+            raise _range_error(0, hi, self.n_neurons)
+        out /= scorer.n_layers
+        return [1.0 - out]

@@ -17,7 +17,8 @@ import numpy as np
 
 from .. import __version__
 from ..errors import InputError, LineageMismatchError, TableError
-from ..kernels.packing import bits_of_row, needed_bits, pack_rows, stored_bits, unpack_rows
+from ..kernels.packing import (bits_of_row, needed_bits, pack_rows, row_bytes, stored_bits,
+                               unpack_rows)
 
 PREFIX = "nag."
 KIND_KEY = "nag.kind"
@@ -320,8 +321,15 @@ def encode_nags(matrix: np.ndarray, valid: np.ndarray, kind: str):
 _WHOLE_WORDS = {8: np.uint8, 16: np.dtype("<u2"), 32: np.dtype("<u4")}
 
 
-def _decode_packed(column, width: int, name: str) -> np.ndarray:
-    """Packed ``binary`` rows as a ``(rows, width)`` array, without a copy of the bytes."""
+def packed_rows(column, width: int, name: str):
+    """``(data, starts, bits)`` of a packed ``binary`` NAG column without nulls: its bytes,
+    where each row begins in them, and the bits per index (no copy of the bytes).
+
+    Raises
+    ------
+    InputError
+        Rows of different lengths, or of a length that does not hold ``width`` indices.
+    """
     import pyarrow as pa
 
     large = pa.types.is_large_binary(column.type)
@@ -339,12 +347,18 @@ def _decode_packed(column, width: int, name: str) -> np.ndarray:
         raise InputError(f"column {name!r} holds packed NAGs of {lo} bytes, which do not "
                          f"hold L*K = {width} indices (the target's L and K)") from None
     data = np.frombuffer(bufs[2], np.uint8) if bufs[2] is not None else np.zeros(0, np.uint8)
+    return data, offsets[:-1], bits
+
+
+def _decode_packed(column, width: int, name: str) -> np.ndarray:
+    """Packed ``binary`` rows as a ``(rows, width)`` array, without a copy of the bytes."""
+    data, starts, bits = packed_rows(column, width, name)
     whole = _WHOLE_WORDS.get(bits)
-    if whole is not None and lo * len(column) == offsets[-1] - offsets[0]:
-        # Byte-aligned indices in contiguous rows: a view of the Arrow buffer, no copy.
-        start = int(offsets[0])
-        return data[start:start + lo * len(column)].view(whole).reshape(len(column), width)
-    return unpack_rows(data, offsets[:-1], width, bits)
+    if whole is not None:
+        # Byte-aligned indices in rows of one length (so contiguous): a view of the buffer.
+        start, n = int(starts[0]), len(starts)
+        return data[start:start + row_bytes(width, bits) * n].view(whole).reshape(n, width)
+    return unpack_rows(data, starts, width, bits)
 
 
 def decode_nags(column, width: int, name: str) -> np.ndarray:

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).parent))
 from kernel_references import random_nags, reference_distance, reference_profile  # noqa: E402
@@ -108,3 +110,63 @@ def test_a_profile_set_refuses_indices_beyond_the_neuron_count_once_for_all():
         ProfileSetScorer(profiles).distances(np.array([[0, 1, 2, 7]], np.uint16))
     with pytest.raises(InputError, match="L\\*K = 4"):
         ProfileSetScorer(profiles).distances(np.array([[0, 1, 2]]))
+
+
+def _packed_column(nags, n_neurons: int):
+    """``nags`` packed as extraction stores them: ``(bytes, row starts, bits)``."""
+    from nag_spark.kernels.packing import needed_bits, pack_rows, stored_bits
+
+    bits = stored_bits(nags.shape[1], needed_bits(n_neurons))
+    rows = pack_rows(nags, bits)
+    return rows.ravel(), np.arange(len(rows), dtype=np.int64) * rows.shape[1], bits
+
+
+@settings(max_examples=60, deadline=None)
+@given(L=st.integers(1, 6), K=st.integers(1, 9), N=st.sampled_from([2, 7, 40, 255, 300, 6144, 70000]),
+       power=st.sampled_from([0.5, 1.0, 2.0]), rows=st.integers(0, 40), seed=st.integers(0, 2**16))
+def test_packed_rows_score_bit_for_bit_as_their_unpacked_indices(L, K, N, power, rows, seed):
+    """The one-pass scoring of packed rows (:meth:`distances_packed`) gives the distances,
+    bit for bit, of unpacking the rows first and scoring the indices; at any bit count
+    and row width (whole groups of eight indices or not)."""
+    from nag_spark.kernels.packing import unpack_rows
+    from nag_spark.kernels.scoring import ProfileSetScorer
+
+    rng = np.random.default_rng(seed)
+    profile = TargetProfile.from_nags(rng.integers(0, N, (3, L * K)), L, K, N, "all", power)
+    data, starts, bits = _packed_column(rng.integers(0, N, (rows, L * K)), N)
+    scorer = ProfileSetScorer([profile])
+    assert scorer.scores_packed(bits)
+    [got] = scorer.distances_packed(data, starts, bits)
+    [want] = scorer.distances(unpack_rows(data, starts, L * K, bits))
+    assert got.tobytes() == want.tobytes()
+
+
+def test_packed_rows_are_refused_past_the_neuron_count_without_reading_past_the_weights():
+    """An index the bits hold but the neuron count does not (a pool of another model) is
+    refused as the unpacked path refuses it, however large (the weights are padded for
+    the whole bit range, so scoring it first reads zeros, not foreign memory)."""
+    from nag_spark.kernels.scoring import ProfileSetScorer
+
+    rng = np.random.default_rng(14)
+    L, K, N = 3, 4, 300  # 9 bits: indices up to 511 fit
+    profiles = [TargetProfile.from_nags(random_nags(rng, 5, L, K, N), L, K, N)]
+    bad = random_nags(rng, 10, L, K, N).astype(np.int64)
+    bad[7, -1] = 511
+    data, starts, bits = _packed_column(bad, 512)
+    assert bits == 9
+    with pytest.raises(InputError, match=r"\[0, 300\).*found \[0, 511\]"):
+        ProfileSetScorer(profiles).distances_packed(data, starts, bits)
+
+
+def test_packed_rows_for_several_profiles_a_layer_subset_or_past_25_bits_unpack_first():
+    from nag_spark.kernels.scoring import ProfileSetScorer
+
+    rng = np.random.default_rng(15)
+    L, K, N = 4, 3, 30
+    target = random_nags(rng, 10, L, K, N)
+    whole = ProfileSetScorer([TargetProfile.from_nags(target, L, K, N)])
+    assert whole.scores_packed(5)
+    assert not whole.scores_packed(26)  # past the constant-shift kernels
+    assert not ProfileSetScorer([TargetProfile.from_nags(target, L, K, N, "last")]).scores_packed(5)
+    two = TargetProfile.from_nags(target[:5], L, K, N)
+    assert not ProfileSetScorer([two, two]).scores_packed(5)

@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from ...kernels.profile import TargetProfile, nag_prefix
 from ...kernels.scoring import ProfileSetScorer
-from ...tables.features import decode_nags
+from ...tables.features import decode_nags, packed_rows
 
 
 # Rows decoded and scored at a time: the decoded indices of 1024 rows (1.1 MB at L=28,
@@ -29,12 +29,20 @@ DECODE_ROWS = 1024
 def nag_distances(column, scorer: ProfileSetScorer, num_layers: int, stored_k: int,
                   k: int, name: str) -> list[np.ndarray]:
     """Each profile's ``nag_distance`` of the NAGs in ``column`` (an Arrow array or chunked
-    array, packed or lists), decoded :data:`DECODE_ROWS` rows at a time; scores do not
-    depend on how the rows are cut (each row is summed alone)."""
+    array, packed or lists). Packed rows that every profile scores whole are scored as
+    they are unpacked (:meth:`ProfileSetScorer.distances_packed`); others are decoded
+    :data:`DECODE_ROWS` rows at a time. Scores do not depend on how the rows are cut or
+    read (each row is summed alone, in column order)."""
     chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
     out = [np.empty(len(column), np.float64) for _ in scorer.scorers]
     width, at = num_layers * stored_k, 0
     for chunk in chunks:
+        packed = _packed(chunk, scorer, width, name) if k == stored_k else None
+        if packed is not None:
+            for dist, got in zip(out, scorer.distances_packed(*packed)):
+                dist[at:at + len(chunk)] = got
+            at += len(chunk)
+            continue
         for start in range(0, len(chunk), DECODE_ROWS):
             piece = chunk.slice(start, DECODE_ROWS)
             nags = nag_prefix(decode_nags(piece, width, name), num_layers, stored_k, k)
@@ -42,6 +50,15 @@ def nag_distances(column, scorer: ProfileSetScorer, num_layers: int, stored_k: i
                 dist[at:at + len(piece)] = got
             at += len(piece)
     return out
+
+
+def _packed(chunk, scorer: ProfileSetScorer, width: int, name: str):
+    """``(data, starts, bits)`` of a packed chunk the scorer reads whole, else None."""
+    if not len(chunk) or chunk.null_count or not (pa.types.is_binary(chunk.type)
+                                                  or pa.types.is_large_binary(chunk.type)):
+        return None  # (decode_nags refuses nulls with its own message)
+    packed = packed_rows(chunk, width, name)
+    return packed if scorer.scores_packed(packed[2]) else None
 
 
 def key_names(n: int) -> list[str]:
