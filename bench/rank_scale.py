@@ -23,9 +23,9 @@ compiled pass per batch), with the earlier pure-numpy version of it (range check
 add, ``take``, row sum), and with a straightforward per-layer implementation written after
 the paper's release (``nag/ranking/nag_similarity.py``: a dict profile per layer, turned
 into a dense array and gathered layer by layer with a validity mask), checks all agree to
-1e-12 and reports documents per second on one core. Packed rows (13 bits) are also scored
-for one and four profiles both ways the ranking can: unpacked 1024 rows at a time and then
-scored, and read and scored in one pass; the bits must agree, and the ratio is printed.
+1e-12 and reports documents per second on one core. Packed rows (13 bits) of one target
+are also scored both ways: unpacked 1024 rows at a time and then scored, and read and
+scored in one pass; the bits must agree, and the ratio is printed.
 """
 from __future__ import annotations
 
@@ -157,57 +157,19 @@ def kernel_bench(n_docs: int, batch: int = 8192, repeats: int = 3) -> dict:
             "speedup_vs_numpy_multipass": round(t_multi / t_ours, 2)}
 
 
-def _one_pass_4_kernel():
-    """A one-pass kernel for four profiles, of the form of the one-profile kernel
-    (``kernels/scoring.py:_packed_sums``) and the sums of ``_gather_sums_4``: measured
-    here, not used (it was slower than unpacking first)."""
-    import numba
-
-    from nag_spark.kernels.packing import read_index
-
-    @numba.njit(nogil=True, boundscheck=False)
-    def sums(data, starts, bits, width, offsets, stacked, out):
-        groups = width // 8
-        for i in range(starts.shape[0]):
-            base = starts[i]
-            a0 = 0.0
-            a1 = 0.0
-            a2 = 0.0
-            a3 = 0.0
-            for g in range(groups):
-                at = base + g * bits
-                for t in range(8):
-                    row = offsets[8 * g + t] + read_index(data, at, t * bits, bits)
-                    a0 += stacked[row, 0]
-                    a1 += stacked[row, 1]
-                    a2 += stacked[row, 2]
-                    a3 += stacked[row, 3]
-            out[0, i] = a0
-            out[1, i] = a1
-            out[2, i] = a2
-            out[3, i] = a3
-
-    @numba.njit(nogil=True)
-    def constant(data, starts, bits, width, offsets, stacked, out):
-        sums(data, starts, numba.literally(bits), width, offsets, stacked, out)
-
-    return constant
-
-
-def packed_kernel_bench(n_docs: int, n_profiles: int, bits: int = 13, repeats: int = 5) -> dict:
-    """Packed pool rows (whole groups of eight indices) scored two ways, side by side on one
-    core: unpacked 1024 rows at a time and then scored, and read and scored in one pass
-    (:meth:`ProfileSetScorer.distances_packed` for one profile, what the ranking uses; for
-    four, :func:`_one_pass_4_kernel`). Both must give the same bits."""
-    from nag_spark.kernels.packing import call_constant_bits, pack_rows, unpack_rows
+def packed_kernel_bench(n_docs: int, bits: int = 13, repeats: int = 5) -> dict:
+    """One target's packed pool rows scored two ways, side by side on one core: unpacked
+    1024 rows at a time and then scored (what several targets still do), and read and
+    scored in one pass (:meth:`ProfileSetScorer.distances_packed`). Both must give the
+    same bits."""
+    from nag_spark.kernels.packing import pack_rows, unpack_rows
     from nag_spark.kernels.profile import TargetProfile
     from nag_spark.kernels.scoring import ProfileSetScorer
 
     rng = np.random.default_rng(1)
     rows = pack_rows(synth_nags(rng, n_docs), bits)
     data, starts = rows.ravel(), np.arange(n_docs, dtype=np.int64) * rows.shape[1]
-    scorer = ProfileSetScorer([TargetProfile.from_nags(synth_nags(rng, 2000), L, K, N)
-                               for _ in range(n_profiles)])
+    scorer = ProfileSetScorer([TargetProfile.from_nags(synth_nags(rng, 2000), L, K, N)])
     piece = 16_384  # rows of a scan piece (spark/rank/direct_scan.py)
 
     def two_pass(lo, hi):
@@ -215,19 +177,8 @@ def packed_kernel_bench(n_docs: int, n_profiles: int, bits: int = 13, repeats: i
                  for i in range(lo, hi, 1024)]
         return [np.concatenate(p) for p in zip(*parts)]
 
-    if n_profiles == 1:
-        def one_pass(lo, hi):
-            return scorer.distances_packed(data, starts[lo:hi], bits)
-    else:
-        assert n_profiles == 4 and L * K % 8 == 0
-        kernel, compiled = _one_pass_4_kernel(), {}
-        first = scorer.scorers[0]
-
-        def one_pass(lo, hi):
-            out = np.empty((4, hi - lo))
-            call_constant_bits(kernel, compiled, (data, starts[lo:hi], bits, L * K, first.offsets,
-                                                  scorer.groups[0], out), 2)
-            return list(1.0 - out / first.n_layers)
+    def one_pass(lo, hi):
+        return scorer.distances_packed(data, starts[lo:hi], bits)
 
     def run(fn):
         best, out = float("inf"), None
@@ -241,7 +192,7 @@ def packed_kernel_bench(n_docs: int, n_profiles: int, bits: int = 13, repeats: i
     a, t_two = run(two_pass)
     b, t_one = run(one_pass)
     assert all(x.tobytes() == y.tobytes() for x, y in zip(a, b)), "one pass changed a score"
-    return {"docs": n_docs, "profiles": n_profiles, "bits": bits,
+    return {"docs": n_docs, "profiles": 1, "bits": bits,
             "unpack_then_score_us_per_doc": round(t_two / n_docs * 1e6, 3),
             "one_pass_us_per_doc": round(t_one / n_docs * 1e6, 3),
             "speedup_one_pass": round(t_two / t_one, 2)}
@@ -572,9 +523,8 @@ def main(argv=None) -> int:
         set_layers(args.layers)
     out = {"kernel": kernel_bench(int(float(args.kernel_docs)), args.kernel_batch)}
     print(json.dumps(out["kernel"]), flush=True)
-    out["packed_kernel"] = [packed_kernel_bench(int(float(args.kernel_docs)), m) for m in (1, 4)]
-    for row in out["packed_kernel"]:
-        print(json.dumps(row), flush=True)
+    out["packed_kernel"] = packed_kernel_bench(int(float(args.kernel_docs)))
+    print(json.dumps(out["packed_kernel"]), flush=True)
     if not args.kernel_only:
         work = Path(args.workdir)
         work.mkdir(parents=True, exist_ok=True)

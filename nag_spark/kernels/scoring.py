@@ -65,9 +65,9 @@ def _gather_sums_4(nags, offsets, stacked, out):
 # written out and read back twice (range check, gather). One profile's sum is a chain of
 # dependent additions, and the unpacking runs in its shadow: 0.83-0.96 against 1.09-1.13
 # us a document unpacking first (13 bits, L*K=560). Four profiles' gathers keep the core
-# busy on their own: one pass gained nothing for them (1.79 against 1.80 us without a
-# range check, 2.07-2.30 with it), so several profiles still unpack first
-# (bench/rank_scale.py --kernel-only).
+# busy on their own: one pass gained nothing for them (a kernel of this form with four
+# sums, measured once: 1.79 against 1.80 us without a range check, 2.07-2.30 with it),
+# so several profiles still unpack first (bench/rank_scale.py --kernel-only measures one).
 # Each index is read with the constant shifts of its place in a group of eight (``bits``
 # a compile-time constant, as in :mod:`~nag_spark.kernels.packing`), and the largest
 # index read is returned for the range check; the weights are padded with ``2**bits``
