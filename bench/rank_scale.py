@@ -295,7 +295,7 @@ def nag_column(nags: np.ndarray, layout: str):
     or as the ``array<short>`` of earlier releases (``list``)."""
     import pyarrow as pa
 
-    from nag_spark.tables.features import encode_nags
+    from nag_spark.tables.nag_codec import encode_nags
 
     if layout == "list":
         offsets = pa.array(np.arange(0, nags.size + 1, L * K, dtype=np.int32))

@@ -40,7 +40,8 @@ def _show_features(path: Path) -> None:
     """Read the features table back with delta-rs, independently of Spark."""
     from deltalake import DeltaTable
 
-    from .tables.features import FeaturesLineage, index_rows
+    from .tables.features import FeaturesLineage
+    from .tables.nag_codec import index_rows
 
     table = DeltaTable(str(path))
     lineage = FeaturesLineage.from_properties(table.metadata().configuration, str(path))

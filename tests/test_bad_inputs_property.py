@@ -31,7 +31,7 @@ from hypothesis import strategies as st
 from fault_fixtures import (TINY_FWD_UP, TINY_LAYERS, TableState, as_job, tiny_model_dir,
                             write_parquet_with_bad_utf8)
 
-from nag_spark.tables.features import index_rows  # noqa: E402
+from nag_spark.tables.nag_codec import index_rows  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent / "spark" / "rank"))
 from rank_fixtures import N, synthetic_pool  # noqa: E402

@@ -9,7 +9,8 @@ from __future__ import annotations
 from ..errors import InputError
 from ..kernels.profile import TargetProfile
 from ..logs import get_logger
-from ..tables.features import FeaturesLineage, decode_nags
+from ..tables.features import FeaturesLineage
+from ..tables.nag_codec import decode_nags
 from .deactivation_options import NEURON_TYPE, DeactivationPlan
 
 log = get_logger(__name__)

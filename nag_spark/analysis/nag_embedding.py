@@ -43,7 +43,7 @@ def nag_indicator_matrix(nags: Sequence, num_layers: int, n_neurons: int | None 
 
     ``nags`` holds flat layer-major arrays of L·K indices. ``n_neurons`` defaults to the
     largest index seen plus one (enough for an embedding, which only needs distinct columns).
-    (Not the NAG decoder :func:`~nag_spark.tables.features.decode_nags`, which gives the
+    (Not the NAG decoder :func:`~nag_spark.tables.nag_codec.decode_nags`, which gives the
     dense ``(n, L·K)`` index matrix.)
 
     Examples

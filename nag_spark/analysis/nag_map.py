@@ -21,7 +21,7 @@ from typing import Sequence
 from ..delta.output_check import check_folder_output, input_pairs
 from ..errors import ConfigError
 from ..logs import get_logger
-from ..tables.features import index_rows
+from ..tables.nag_codec import index_rows
 from ..tracking.runs import check_tracking_store
 from ..tracking.visualize_run import log_visualize_run
 from .nag_embedding import embed, nag_indicator_matrix, require_viz

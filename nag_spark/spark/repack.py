@@ -12,8 +12,8 @@ import numpy as np
 
 from ..errors import InputError, TableError
 from ..logs import get_logger
-from ..tables.features import (KIND, KIND_KEY, PREFIX, FeaturesLineage, decode_nags,
-                               encode_nags, index_type)
+from ..tables.features import KIND, KIND_KEY, PREFIX, FeaturesLineage
+from ..tables.nag_codec import decode_nags, encode_nags, index_type
 
 log = get_logger(__name__)
 

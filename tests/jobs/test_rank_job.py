@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from conftest import REPO, run_job
-from nag_spark.tables.features import index_rows
+from nag_spark.tables.nag_codec import index_rows
 
 SPLITS = {"hellaswag": "hellaswag_train", "arc_c": "arc_c_train"}
 

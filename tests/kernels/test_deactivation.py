@@ -230,7 +230,7 @@ def test_smollm2_nag_neurons_matter_more_than_random(spark, smollm2_features, sh
     from nag_spark.analysis.causal_lm import load_causal_lm
     from nag_spark.delta import read_table, table_properties
     from nag_spark.models import resolve_model_spec
-    from nag_spark.tables.features import decode_nags
+    from nag_spark.tables.nag_codec import decode_nags
 
     props = table_properties(smollm2_features["targets"], spark)
     L, K = int(props["nag.num_layers"]), int(props["nag.top_k"])

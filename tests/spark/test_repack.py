@@ -15,7 +15,7 @@ from rank_fixtures import LINEAGE, read_delta, synthetic_pool, write_features  #
 from nag_spark.errors import InputError, TableError  # noqa: E402
 from nag_spark.spark.rank import RankOptions, run_ranking  # noqa: E402
 from nag_spark.spark.repack import repack_features  # noqa: E402
-from nag_spark.tables.features import decode_nags  # noqa: E402
+from nag_spark.tables.nag_codec import decode_nags  # noqa: E402
 
 
 def test_repacked_table_holds_the_same_rows_and_ranks_the_same(spark, tmp_path, mlflow_uri):

@@ -19,7 +19,8 @@ from ...models import MODEL_ALIASES, ModelSpec, describe_model, model_cache_dir,
 from ...models.calibrate import choose_dtype
 from ...models.device import planned_device_kind
 from .gpu_stage import gpu_batch_tokens, local_cpus_per_gpu, stage_gpus
-from ...tables.features import FEATURE_COLUMNS, KIND, KIND_KEY, FeaturesLineage, index_type
+from ...tables.features import FEATURE_COLUMNS, KIND, KIND_KEY, FeaturesLineage
+from ...tables.nag_codec import index_type
 from .options import DEFAULT_BATCH_TOKENS, DEFAULT_CHUNK_DOCS, ExtractOptions
 from .worker_config import WorkerConfig
 
@@ -260,7 +261,7 @@ def _existing_index_types(opts: ExtractOptions, types) -> dict[str, str]:
     extraction appends rows of the same kind."""
     from ...delta.deltars_writer import arrow_schema, open_table
     from ...delta.location import Location
-    from ...tables.features import table_index_types
+    from ...tables.nag_codec import table_index_types
 
     try:
         table = open_table(Location.parse(os.fspath(opts.output)))

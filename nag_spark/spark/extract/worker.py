@@ -31,7 +31,7 @@ from ...kernels.tokenize import prefix_token_ids
 from ...logs import get_logger
 from ...models.device import bind_device, resolve_device
 from ...models.dtype import verify_on_worker
-from ...tables.features import empty_nags, encode_nags
+from ...tables.nag_codec import empty_nags, encode_nags
 from . import job_files
 from .model_cache import ModelCache
 from .unit_reader import read_unit

@@ -23,7 +23,7 @@ import pyarrow as pa
 
 from ...errors import InputError
 from ...kernels.profile import PoolFrequencies, nag_prefix, neuron_counts
-from ...tables.features import decode_nags
+from ...tables.nag_codec import decode_nags
 
 _COUNTS = np.dtype("<i8")
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from ...errors import InputError
 from ...kernels.profile import PoolFrequencies, TargetProfile, nag_prefix
-from ...tables.features import decode_nags
+from ...tables.nag_codec import decode_nags
 from ..targets import collect_target_rows
 from .options import RankOptions
 from .plan import RankingPlan

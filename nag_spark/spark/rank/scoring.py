@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from ...kernels.profile import TargetProfile, nag_prefix
 from ...kernels.scoring import ProfileSetScorer
-from ...tables.features import decode_nags, packed_rows
+from ...tables.nag_codec import decode_nags, packed_rows
 
 
 # Rows decoded and scored at a time: the decoded indices of 1024 rows (1.1 MB at L=28,

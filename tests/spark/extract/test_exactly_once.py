@@ -32,7 +32,7 @@ from fault_fixtures import kill_session  # noqa: E402
 from nag_spark.delta.location import STAGING  # noqa: E402
 from nag_spark.errors import TableError  # noqa: E402
 from nag_spark.spark.extract import ExtractOptions, run_extraction  # noqa: E402
-from nag_spark.tables.features import index_rows  # noqa: E402
+from nag_spark.tables.nag_codec import index_rows  # noqa: E402
 from nag_spark.spark.extract.job_files import FAIL_ONCE_ENV, PAUSE_ENV  # noqa: E402
 
 SPARK_SUBMIT = str(Path(sys.executable).parent / "spark-submit")

@@ -54,8 +54,8 @@ def test_plan_resolves_without_changing_the_options():
     assert (plan.top_k, plan.max_length, plan.batch_tokens, plan.chunk_docs) == (7, 16, 512, 9)
     assert (opts.top_k, opts.max_length, opts.batch_tokens, opts.chunk_docs) == ("7", "16", None, None)
     assert plan.options is opts and plan.device == "auto" and plan.threads == 3
-    # A new table stores NAGs as tables.features decides for SmolLM2's 1536 up neurons.
-    from nag_spark.tables.features import index_type
+    # A new table stores NAGs as tables.nag_codec decides for SmolLM2's 1536 up neurons.
+    from nag_spark.tables.nag_codec import index_type
     assert plan.neuron_types == ("fwd_up",) and plan.index_types == {"fwd_up": index_type(1536)}
     assert plan.dtype in ("float32", "bfloat16")
     cfg = plan.worker_config(["docid", "doc", "dataset", "title"])

@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 from deltalake import DeltaTable
 
 from conftest import run_job
-from nag_spark.tables.features import index_rows
+from nag_spark.tables.nag_codec import index_rows
 
 
 def test_smollm2_features_are_real_delta_tables(smollm2_features):
@@ -43,7 +43,7 @@ def test_smollm2_features_are_real_delta_tables(smollm2_features):
     assert (df["n_tokens"] <= df["token_num"].clip(lower=1) + 200).all()
 
     schema = pq.read_schema(next(p for p in pool.file_uris()))
-    # Packed, 11 bits per index for N = 1536 (tables/features.py); a fixture cached by a
+    # Packed, 11 bits per index for N = 1536 (tables/nag_codec.py); a fixture cached by a
     # checkout from before NAGs were packed holds array<short>.
     assert str(schema.field("fwd_up").type) in ("binary", "list<element: int16>")
     if str(schema.field("fwd_up").type) == "binary":

@@ -50,7 +50,7 @@ def write_features(spark, pdf: pd.DataFrame, path: str, props: dict | None = Non
     from pyspark.sql import types as T
 
     from nag_spark.delta import write_table
-    from nag_spark.tables.features import encode_nags
+    from nag_spark.tables.nag_codec import encode_nags
 
     packed = layout != "list"
     schema = T.StructType([

@@ -12,7 +12,7 @@ import pytest  # noqa: E402
 from rank_fixtures import K, L, N, read_delta, synthetic_pool, write_features  # noqa: E402
 
 from nag_spark.spark.rank.pool_frequencies import pool_frequencies  # noqa: E402
-from nag_spark.tables.features import index_rows  # noqa: E402
+from nag_spark.tables.nag_codec import index_rows  # noqa: E402
 
 
 def _numpy_counts(nags: np.ndarray, k: int, layers) -> np.ndarray:

@@ -19,7 +19,7 @@ from nag_spark.errors import InputError  # noqa: E402
 from nag_spark.kernels.profile import PoolFrequencies, TargetProfile, nag_prefix  # noqa: E402
 from nag_spark.kernels.scoring import ProfileScorer  # noqa: E402
 from nag_spark.spark.rank import RankOptions, run_ranking  # noqa: E402
-from nag_spark.tables.features import index_rows  # noqa: E402
+from nag_spark.tables.nag_codec import index_rows  # noqa: E402
 
 L, N = 2, 64  # the tiny Llama: 2 layers, intermediate size 64
 N_POOL, N_TARGET = 48, 14

@@ -43,7 +43,7 @@ def test_packed_and_list_columns_give_the_same_distances_whichever_path_scores_t
     from nag_spark.kernels.scoring import ProfileSetScorer
     from nag_spark.spark.rank.scoring import nag_distances
     from nag_spark.kernels.packing import needed_bits
-    from nag_spark.tables.features import encode_nags
+    from nag_spark.tables.nag_codec import encode_nags
 
     rng = np.random.default_rng(21)
     nags = rng.integers(0, N, (3000, L * K))
