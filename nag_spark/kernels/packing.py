@@ -16,8 +16,11 @@ packing and unpacking are one compiled pass per row.
 """
 from __future__ import annotations
 
+import sys
+
 import numba
 import numpy as np
+from numba.extending import intrinsic
 
 from ..errors import InputError
 
@@ -114,21 +117,63 @@ def read_index(data, at, pos, bits):
     return (word >> np.uint32(shift)) & np.uint32((1 << bits) - 1)
 
 
+# Where the eight bytes from an index's first byte lie inside the buffer, the index is cut
+# out of one unaligned 8-byte load (a little-endian word, as the stream is): a shift and a
+# mask instead of assembling two to four bytes. Unpacking 560 13-bit indices took 0.15
+# instead of 0.49 us a row, and scoring packed rows in one pass 0.59 instead of 1.03.
+# Only the last row or so of a buffer, whose loads would run past its end, is read a byte
+# at a time. A big-endian machine reads every row that way.
+WIDE_LOADS = sys.byteorder == "little"
+
+
+@intrinsic
+def _load_le64(typingctx, data, at):
+    """The 8 bytes from ``data[at]`` as one uint64 (no bounds check, any alignment)."""
+    from llvmlite import ir
+
+    def codegen(context, builder, signature, args):
+        array = context.make_array(signature.args[0])(context, builder, args[0])
+        address = builder.gep(array.data, [args[1]])
+        return builder.load(builder.bitcast(address, ir.IntType(64).as_pointer()), align=1)
+
+    return numba.types.uint64(data, at), codegen
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def wide_row(data, start, nbytes):
+    """Whether every index of the ``nbytes``-byte row at ``data[start]`` may be read by
+    :func:`index_at` with ``wide`` true (its loads end inside ``data``)."""
+    return WIDE_LOADS and start + nbytes + 7 <= data.shape[0]
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False, inline="always")
+def index_at(data, at, pos, bits, wide):
+    """:func:`read_index`; with ``wide`` (:func:`wide_row` of its row) through one 8-byte
+    load. ``bits`` at most 25 (:data:`MAX_CONSTANT_BITS`): the shift and the index fit."""
+    if wide:
+        word = _load_le64(data, at + (pos >> 3)) >> np.uint64(pos & 7)
+        return np.uint32(word & np.uint64((1 << bits) - 1))
+    return read_index(data, at, pos, bits)
+
+
 @numba.njit(cache=True, nogil=True, boundscheck=False)
 def _unpack_groups(data, starts, bits, width, out):
     """Eight indices at a time: eight ``bits``-bit indices are exactly ``bits`` bytes, so
     each index's byte and shift inside its group are fixed. Called with ``bits`` a
     compile-time constant (:func:`_unpack`), the branches and shifts of
-    :func:`read_index` fold away: 0.3 instead of 1.0 us a row at L*K=560, 13 bits."""
+    :func:`index_at` fold away: 0.3 instead of 1.0 us a row at L*K=560, 13 bits (before
+    the 8-byte loads)."""
     groups = width // 8
+    nbytes = (width * bits + 7) // 8
     for i in range(starts.shape[0]):
         base = starts[i]
+        wide = wide_row(data, base, nbytes)
         for g in range(groups):
             at = base + g * bits
             for t in range(8):
-                out[i, 8 * g + t] = read_index(data, at, t * bits, bits)
+                out[i, 8 * g + t] = index_at(data, at, t * bits, bits, wide)
         for j in range(8 * groups, width):
-            out[i, j] = read_index(data, base, j * bits, bits)
+            out[i, j] = index_at(data, base, j * bits, bits, wide)
 
 
 @numba.njit(cache=True, nogil=True, boundscheck=False)

@@ -18,7 +18,7 @@ import numba
 import numpy as np
 
 from ..errors import InputError
-from .packing import MAX_CONSTANT_BITS, call_constant_bits, read_index
+from .packing import MAX_CONSTANT_BITS, call_constant_bits, index_at, wide_row
 from .profile import TargetProfile
 
 
@@ -62,33 +62,39 @@ def _gather_sums_4(nags, offsets, stacked, out):
 
 # Packed rows scored as they are unpacked (:meth:`ProfileSetScorer.distances_packed`):
 # the same sums in the same order as unpacking first, without the unpacked indices
-# written out and read back twice (range check, gather). One profile's sum is a chain of
-# dependent additions, and the unpacking runs in its shadow: 0.83-0.96 against 1.09-1.13
-# us a document unpacking first (13 bits, L*K=560). Four profiles' gathers keep the core
-# busy on their own: one pass gained nothing for them (a kernel of this form with four
-# sums, measured once: 1.79 against 1.80 us without a range check, 2.07-2.30 with it),
-# so several profiles still unpack first (bench/rank_scale.py --kernel-only measures one).
-# Each index is read with the constant shifts of its place in a group of eight (``bits``
-# a compile-time constant, as in :mod:`~nag_spark.kernels.packing`), and the largest
-# index read is returned for the range check; the weights are padded with ``2**bits``
-# zeros, so a bad index reads a zero before it is refused, never memory past the weights.
+# written out and read back twice (range check, gather). Measured on one core (13 bits,
+# L*K=560): unpacking alone cost 0.49 us a document when each index was assembled from
+# its bytes, the gather and sum 0.50, the one pass 0.95-1.03 (their sum: the core was
+# busy, not waiting on the chain of additions, which alone takes 0.31). With each index
+# cut from one 8-byte load (:func:`~nag_spark.kernels.packing.index_at`) unpacking costs
+# 0.15 and the one pass 0.54-0.59, against 1.03-1.06 unpacking first. Four profiles'
+# gathers keep the core busy on their own: one pass gained nothing for them (measured
+# once, with byte-wise reads: 1.79 against 1.80 us without a range check, 2.07-2.30 with
+# it), so several profiles still unpack first (bench/rank_scale.py --kernel-only
+# measures one). Each index is read with the constant shifts of its place in a group of
+# eight (``bits`` a compile-time constant, as in :mod:`~nag_spark.kernels.packing`), and
+# the largest index read is returned for the range check; the weights are padded with
+# ``2**bits`` zeros, so a bad index reads a zero before it is refused, never memory past
+# the weights.
 
 
 @numba.njit(cache=True, nogil=True, boundscheck=False)
 def _packed_sums(data, starts, bits, width, offsets, flat_weights, out):
     hi = np.uint32(0)
     groups = width // 8
+    nbytes = (width * bits + 7) // 8
     for i in range(starts.shape[0]):
         base = starts[i]
+        wide = wide_row(data, base, nbytes)
         total = 0.0
         for g in range(groups):
             at = base + g * bits
             for t in range(8):
-                idx = read_index(data, at, t * bits, bits)
+                idx = index_at(data, at, t * bits, bits, wide)
                 hi = max(hi, idx)
                 total += flat_weights[offsets[8 * g + t] + idx]
         for j in range(8 * groups, width):
-            idx = read_index(data, base, j * bits, bits)
+            idx = index_at(data, base, j * bits, bits, wide)
             hi = max(hi, idx)
             total += flat_weights[offsets[j] + idx]
         out[i] = total

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from nag_spark.errors import InputError
-from nag_spark.kernels.packing import (bits_of_row, needed_bits, pack_rows, row_bytes,
-                                       stored_bits, unpack_rows)
+from nag_spark.kernels.packing import (WIDE_LOADS, bits_of_row, needed_bits, pack_rows,
+                                       row_bytes, stored_bits, unpack_rows, wide_row)
 
 
 def _reference_pack(row, bits: int) -> bytes:
@@ -25,16 +25,25 @@ def _reference_pack(row, bits: int) -> bytes:
 def test_layout_matches_the_reference_and_round_trips(width, bits):
     rng = np.random.default_rng(bits * 100 + width)
     bits = stored_bits(width, bits)
-    values = rng.integers(0, 1 << bits, (7, width), dtype=np.int64)
+    rows = 40  # enough that most rows are read with 8-byte loads, the last ones byte-wise
+    values = rng.integers(0, 1 << bits, (rows, width), dtype=np.int64)
     packed = pack_rows(values, bits)
-    assert packed.shape == (7, row_bytes(width, bits))
+    assert packed.shape == (rows, row_bytes(width, bits))
     assert [bytes(r) for r in packed] == [_reference_pack(r, bits) for r in values]
     assert bits_of_row(packed.shape[1], width) == bits
     flat = packed.ravel()
     # Rows read from anywhere in a buffer, the last one included (its end is the buffer's).
-    for order in (np.arange(7), np.array([6, 0, 3])):
+    for order in (np.arange(rows), np.array([rows - 1, 0, 3])):
         got = unpack_rows(flat, order * packed.shape[1], width, bits)
         assert np.array_equal(got, values[order])
+
+
+def test_eight_byte_loads_stay_inside_the_buffer():
+    # A row's indices are read with 8-byte loads only where the last load, starting at
+    # the row's last byte, ends inside the buffer; the rest byte by byte.
+    buffer = np.zeros(20, np.uint8)
+    assert wide_row(buffer, 0, 13) == WIDE_LOADS       # loads end at byte 19
+    assert not wide_row(buffer, 1, 13) and not wide_row(buffer, 0, 14)
 
 
 def test_bits_and_widening():
