@@ -6,6 +6,7 @@ or when a session is already active, that session is returned as it is.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from typing import Mapping
@@ -110,3 +111,20 @@ def get_spark(
         spark.version, spark.sparkContext.master, prof.name, spark.sparkContext.appName,
     )
     return spark
+
+
+@contextlib.contextmanager
+def session_conf(spark, settings: Mapping[str, str]):
+    """The session's SQL ``settings`` for the ``with`` block, then each as it was (unset
+    where it was unset): a job tunes one step without changing the user's session."""
+    previous = {key: spark.conf.get(key, None) for key in settings}
+    for key, value in settings.items():
+        spark.conf.set(key, value)
+    try:
+        yield
+    finally:
+        for key, value in previous.items():
+            if value is None:
+                spark.conf.unset(key)
+            else:
+                spark.conf.set(key, value)

@@ -70,3 +70,23 @@ def test_a_job_that_cannot_start_spark_says_why_in_one_line(tmp_path):
     errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("error: ")]
     assert proc.returncode == 2 and len(errors) == 1 and "Traceback" not in proc.stderr, proc.stderr
     assert "needs Java 17 or 21" in errors[0] and "no-jdk" in errors[0]
+
+
+def test_session_conf_holds_for_the_block_then_restores_set_and_unset_keys(spark):
+    from nag_spark.session import session_conf
+
+    set_key, unset_key = "spark.sql.shuffle.partitions", "spark.nag.test.session_conf"
+    before = spark.conf.get(set_key)
+    spark.conf.set(set_key, "7")
+    try:
+        for fails in (False, True):
+            try:
+                with session_conf(spark, {set_key: "3", unset_key: "x"}):
+                    assert (spark.conf.get(set_key), spark.conf.get(unset_key)) == ("3", "x")
+                    if fails:
+                        raise RuntimeError("the step failed")
+            except RuntimeError:
+                assert fails
+            assert spark.conf.get(set_key) == "7" and spark.conf.get(unset_key, None) is None
+    finally:
+        spark.conf.set(set_key, before)

@@ -197,20 +197,14 @@ def _prepare(df, location: Location, mode: str, properties: dict, partition_by):
 
 
 def _spark_write(df, staging, partition_by) -> None:
-    spark = df.sparkSession
-    key = "spark.sql.parquet.outputTimestampType"
-    previous = spark.conf.get(key, None)
-    spark.conf.set(key, "TIMESTAMP_MICROS")  # delta-rs reads only micros timestamps
-    try:
+    from ..session import session_conf
+
+    # delta-rs reads only micros timestamps.
+    with session_conf(df.sparkSession, {"spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS"}):
         writer = df.write.mode("errorifexists")
         if partition_by:
             writer = writer.partitionBy(*partition_by)
         writer.parquet(staging.data_spark_uri)
-    finally:
-        if previous is not None:
-            spark.conf.set(key, previous)
-        else:
-            spark.conf.unset(key)
 
 
 def write(df, location: Location, *, mode: str, properties=None, commit_info=None,

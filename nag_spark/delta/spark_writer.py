@@ -51,22 +51,12 @@ def table_version(spark, target: str, is_name: bool) -> int:
     return int(row[0]["version"])
 
 
-class _UserMetadata:
-    """Set the session's commit userMetadata for one write, restoring it afterwards."""
+def _user_metadata(spark, commit_info):
+    """The session's commit userMetadata set for one write, restored afterwards."""
+    from ..session import session_conf
 
-    def __init__(self, spark, commit_info):
-        self.spark, self.value = spark, user_metadata(commit_info)
-
-    def __enter__(self):
-        self.previous = self.spark.conf.get(_USER_METADATA_CONF, None)
-        if self.value:
-            self.spark.conf.set(_USER_METADATA_CONF, self.value)
-
-    def __exit__(self, *exc):
-        if self.previous is None:
-            self.spark.conf.unset(_USER_METADATA_CONF)
-        else:
-            self.spark.conf.set(_USER_METADATA_CONF, self.previous)
+    value = user_metadata(commit_info)
+    return session_conf(spark, {_USER_METADATA_CONF: value} if value else {})
 
 
 def write(df, target: str, is_name: bool, *, mode: str, properties=None, commit_info=None,
@@ -77,7 +67,7 @@ def write(df, target: str, is_name: bool, *, mode: str, properties=None, commit_
     exists = table_exists(spark, target, is_name)
     if exists and mode == "error":
         raise TableError(f"Delta table {target} already exists (mode='error')")
-    with _UserMetadata(spark, commit_info):
+    with _user_metadata(spark, commit_info):
         if exists and mode == "append":
             check_lineage(table_properties(spark, target, is_name), properties, target)
             writer = df.write.format("delta").mode("append")
@@ -106,7 +96,7 @@ def merge_insert(df, target: str, is_name: bool, key: str, commit_info=None) -> 
     spark = df.sparkSession
     table = DeltaTable.forName(spark, target) if is_name else DeltaTable.forPath(spark, target)
     before = table_version(spark, target, is_name)
-    with _UserMetadata(spark, commit_info):
+    with _user_metadata(spark, commit_info):
         (table.alias("t").merge(df.alias("s"), f"t.`{key}` = s.`{key}`")
          .whenNotMatchedInsertAll().execute())
     after = table_version(spark, target, is_name)

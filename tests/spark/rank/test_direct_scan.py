@@ -18,6 +18,7 @@ from nag_spark.errors import InputError, TableError  # noqa: E402
 from nag_spark.spark.rank import RankOptions, run_ranking  # noqa: E402
 from nag_spark.spark.rank import direct_scan  # noqa: E402
 from nag_spark.spark.rank.direct_scan import plan_direct_scan  # noqa: E402
+from nag_spark.spark.rank.prefix_scan import CACHE_COMPRESSED  # noqa: E402
 
 
 def _rank(spark, pool, out, scan, **kw):
@@ -43,8 +44,10 @@ def test_direct_and_spark_scans_select_the_same_rows_under_any_task_split(
     kw = dict(targets=["hellaswag", "arc_c"], layers="0,2", top_k=2, dedupe=True,
               payload_cols=("n_tokens",))
     by_spark = _rank(spark, pool, str(tmp_path / "a"), "spark", **kw)
+    spark.conf.set(CACHE_COMPRESSED, "true")  # the user's setting: the scan's is its own
     direct = _rank(spark, pool, str(tmp_path / "b"), "direct", **kw)
     assert (by_spark.scan, direct.scan) == ("spark", "direct")
+    assert spark.conf.get(CACHE_COMPRESSED) == "true"
     _same_rows(by_spark, direct)
     assert direct.pool_docs == by_spark.pool_docs and direct.pool_tokens == by_spark.pool_tokens
     assert direct.excluded_target_rows == by_spark.excluded_target_rows > 0
