@@ -136,14 +136,18 @@ def _load_le64(typingctx, data, at):
         address = builder.gep(array.data, [args[1]])
         return builder.load(builder.bitcast(address, ir.IntType(64).as_pointer()), align=1)
 
+    # Byte offsets from the data pointer are right only for a contiguous byte array.
+    if not (isinstance(data, numba.types.Array) and data.ndim == 1 and data.layout == "C"
+            and data.dtype == numba.types.uint8 and isinstance(at, numba.types.Integer)):
+        return None
     return numba.types.uint64(data, at), codegen
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def wide_row(data, start, nbytes):
-    """Whether every index of the ``nbytes``-byte row at ``data[start]`` may be read by
-    :func:`index_at` with ``wide`` true (its loads end inside ``data``)."""
-    return WIDE_LOADS and start + nbytes + 7 <= data.shape[0]
+def wide_row(data, start, width, bits):
+    """Whether every index of the row of ``width`` ``bits``-bit indices at ``data[start]``
+    may be read by :func:`index_at` with ``wide`` true (its loads end inside ``data``)."""
+    return WIDE_LOADS and start + (width * bits + 7) // 8 + 7 <= data.shape[0]
 
 
 @numba.njit(cache=True, nogil=True, boundscheck=False, inline="always")
@@ -164,10 +168,9 @@ def _unpack_groups(data, starts, bits, width, out):
     :func:`index_at` fold away: 0.3 instead of 1.0 us a row at L*K=560, 13 bits (before
     the 8-byte loads)."""
     groups = width // 8
-    nbytes = (width * bits + 7) // 8
     for i in range(starts.shape[0]):
         base = starts[i]
-        wide = wide_row(data, base, nbytes)
+        wide = wide_row(data, base, width, bits)
         for g in range(groups):
             at = base + g * bits
             for t in range(8):

@@ -82,10 +82,9 @@ def _gather_sums_4(nags, offsets, stacked, out):
 def _packed_sums(data, starts, bits, width, offsets, flat_weights, out):
     hi = np.uint32(0)
     groups = width // 8
-    nbytes = (width * bits + 7) // 8
     for i in range(starts.shape[0]):
         base = starts[i]
-        wide = wide_row(data, base, nbytes)
+        wide = wide_row(data, base, width, bits)
         total = 0.0
         for g in range(groups):
             at = base + g * bits

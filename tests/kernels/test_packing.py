@@ -42,8 +42,8 @@ def test_eight_byte_loads_stay_inside_the_buffer():
     # A row's indices are read with 8-byte loads only where the last load, starting at
     # the row's last byte, ends inside the buffer; the rest byte by byte.
     buffer = np.zeros(20, np.uint8)
-    assert wide_row(buffer, 0, 13) == WIDE_LOADS       # loads end at byte 19
-    assert not wide_row(buffer, 1, 13) and not wide_row(buffer, 0, 14)
+    assert wide_row(buffer, 0, 8, 13) == WIDE_LOADS    # 13-byte row: loads end at byte 19
+    assert not wide_row(buffer, 1, 8, 13) and not wide_row(buffer, 0, 8, 14)
 
 
 def test_bits_and_widening():
