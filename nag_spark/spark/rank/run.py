@@ -18,6 +18,7 @@ from .pool_frequencies import pool_frequencies
 from ..stages import timed
 from .profiles import build_profiles, target_nags
 from .scoring import key_names
+from .selection import NARROW_ROWS_CONF
 
 log = get_logger(__package__)  # the ranking job's one logger (nag_spark.spark.rank)
 
@@ -26,6 +27,7 @@ def _write_selection(chosen: TargetSelections, plan: RankingPlan, opts: RankOpti
                      run_id: str) -> int:
     """Write the selection table (one commit: rows and properties); its new version."""
     from ...delta import write_table
+    from ...session import session_conf
 
     props = SelectionProperties(
         plan.names, plan.fraction, plan.layer_label, opts.power, opts.neuron_type,
@@ -33,9 +35,11 @@ def _write_selection(chosen: TargetSelections, plan: RankingPlan, opts: RankOpti
         dedupe=opts.dedupe, quality_col=opts.quality_col, invert_quality=opts.invert_quality,
         pool_properties=plan.pool_props, profile_weighting=opts.profile_weighting,
         score_top_k=plan.used_top_k).to_properties()
-    return write_table(chosen.frame, opts.output, mode="overwrite", properties=props,
-                       commit_info={"job": "rank", "mlflow_run_id": run_id,
-                                    "target": ",".join(plan.names)})
+    narrow = {} if opts.payload_cols else NARROW_ROWS_CONF
+    with session_conf(chosen.frame.sparkSession, narrow):  # the ranked rows go through Python
+        return write_table(chosen.frame, opts.output, mode="overwrite", properties=props,
+                           commit_info={"job": "rank", "mlflow_run_id": run_id,
+                                        "target": ",".join(plan.names)})
 
 
 def _note_empty_layers(plan: RankingPlan, profiles) -> None:

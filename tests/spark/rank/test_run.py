@@ -95,3 +95,38 @@ def test_a_packed_pool_against_list_targets_equals_the_reference(spark, tmp_path
                                          fraction=0.4, experiment="rank-tests", **FAST))
     assert_same_selection(read_delta(res.output_path),
                           reference(pdf, target, ["arc_c", "hellaswag"], 0.4))
+
+
+def test_only_narrow_ranked_rows_reach_python_without_a_byte_limit(spark, tmp_path, mlflow_uri,
+                                                                   monkeypatch):
+    """The write runs under NARROW_ROWS_CONF when no payload column is carried, and under the
+    user's own Arrow settings when one is (a text payload can be megabytes a row); after
+    either, the user's settings are back and the selection equals the reference."""
+    import nag_spark.delta as delta
+    from nag_spark.spark.rank.selection import NARROW_ROWS_CONF
+
+    keys, seen, real = list(NARROW_ROWS_CONF), [], delta.write_table
+
+    def spy(df, *args, **kwargs):
+        seen.append({k: spark.conf.get(k, None) for k in keys})
+        return real(df, *args, **kwargs)
+
+    pdf = synthetic_pool(120, seed=31)
+    pool = write_features(spark, pdf, str(tmp_path / "pool"), partitions=2, layout="bits4")
+    monkeypatch.setattr(delta, "write_table", spy)
+    before = {k: spark.conf.get(k, None) for k in keys}
+    users = {keys[0]: "777", keys[1]: "64m"}
+    try:
+        for k, v in users.items():
+            spark.conf.set(k, v)
+        for i, payload in enumerate([(), ("n_tokens",)]):
+            res = run_ranking(spark, RankOptions(
+                targets=["hellaswag"], pool=pool, output=str(tmp_path / f"sel{i}"), fraction=0.3,
+                experiment="rank-tests", payload_cols=payload, **FAST))
+            assert_same_selection(read_delta(res.output_path),
+                                  reference(pdf, pdf, ["hellaswag"], 0.3))
+            assert {k: spark.conf.get(k) for k in keys} == users
+    finally:
+        for k, v in before.items():
+            spark.conf.unset(k) if v is None else spark.conf.set(k, v)
+    assert seen == [NARROW_ROWS_CONF, users]
