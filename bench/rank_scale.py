@@ -11,7 +11,9 @@ once per NAG layout with the same documents: ``list`` (``array<short>``, how tab
 written before NAGs were packed) and ``bitsB`` (packed ``binary``, what extraction writes
 now). Each is ranked with :func:`nag_spark.spark.rank.run_ranking` against a separate
 target features table (four targets' rows), side by side in one run, after an unreported
-warm-up ranking of a small pool per layout; the last layout is also ranked for ``--multi``
+warm-up ranking of a small pool per layout: ``--repeats`` rounds (2), every other one in
+reverse order, so that neither side always runs after the other's scan has filled the page
+cache; the ratios compare the means. The last layout is also ranked for ``--multi``
 targets in one run. Each row reports wall time, CPU seconds of the whole process tree
 (driver, JVM, Python workers; steady when other jobs load the machine), the load average,
 bytes per document on disk, and the ratios between layouts and against ``--multi``
@@ -399,7 +401,8 @@ def _table_bytes(path: Path) -> int:
 
 
 def scale_run(sizes, workdir: Path, keep: bool, target_docs: int, warmup_docs: int,
-              layouts=("bits13",), multi: int = 4, scans=("spark", "direct")) -> list[dict]:
+              layouts=("bits13",), multi: int = 4, scans=("spark", "direct"),
+              repeats: int = 2) -> list[dict]:
     """Rank each pool size, stored in each layout, against one target table (as in the
     README's workflow: target examples extracted to their own table), with each scan
     (``--scan spark``: Spark's reader, ``direct``: the Python workers read the files), side
@@ -432,21 +435,33 @@ def scale_run(sizes, workdir: Path, keep: bool, target_docs: int, warmup_docs: i
             shutil.rmtree(path, ignore_errors=True)
     results = []
     for n in sizes:
-        by_layout = {}
+        by_layout: dict = {}
         pools = {layout: workdir / f"pool_{n}_{layout}" for layout in layouts}
         gen_s = generate(pools, n)
-        for layout, path in pools.items():
-            for scan in scans:
-                last = layout == layouts[-1] and scan == scans[-1]
-                for n_targets in [1] + ([multi] if multi > 1 and last else []):
-                    row = _measured(lambda: rank(path, n, _MULTI_NAMES[:n_targets], scan), n)
-                    row.update(layout=layout, scan=scan, targets=n_targets,
-                               generate_all_layouts_s=round(gen_s, 1),
-                               bytes_per_doc=round(_table_bytes(path) / n, 1))
-                    print(json.dumps(row), flush=True)
-                    results.append(row)
-                    by_layout[(layout, scan, n_targets)] = row
-            if not keep:
+        # Each (layout, scan) pair is ranked `repeats` times, every other round in reverse
+        # order (ABBA...): a run right after another one's scan of the same pool finds less
+        # of it in the page cache, and the order no longer favours either side.
+        pairs = [(layout, scan) for layout in layouts for scan in scans]
+        for r in range(repeats):
+            for layout, scan in (pairs if r % 2 == 0 else pairs[::-1]):
+                row = _measured(lambda: rank(pools[layout], n, _MULTI_NAMES[:1], scan), n)
+                row.update(layout=layout, scan=scan, targets=1, repeat=r,
+                           generate_all_layouts_s=round(gen_s, 1),
+                           bytes_per_doc=round(_table_bytes(pools[layout]) / n, 1))
+                print(json.dumps(row), flush=True)
+                results.append(row)
+                by_layout.setdefault((layout, scan, 1), []).append(row)
+        if multi > 1:
+            layout, scan = pairs[-1]
+            row = _measured(lambda: rank(pools[layout], n, _MULTI_NAMES[:multi], scan), n)
+            row.update(layout=layout, scan=scan, targets=multi, repeat=0,
+                       generate_all_layouts_s=round(gen_s, 1),
+                       bytes_per_doc=round(_table_bytes(pools[layout]) / n, 1))
+            print(json.dumps(row), flush=True)
+            results.append(row)
+            by_layout[(layout, scan, multi)] = [row]
+        if not keep:
+            for path in pools.values():
                 shutil.rmtree(path, ignore_errors=True)
         _print_ratios(n, by_layout, layouts, scans, multi)
     return results
@@ -471,25 +486,35 @@ def _measured(fn, n: int) -> dict:
             "peak_rss_mb": peak}
 
 
+def _mean(rows, key: str) -> float:
+    return sum(r[key] for r in rows) / len(rows)
+
+
 def _print_ratios(n: int, rows: dict, layouts, scans, multi: int) -> None:
-    """Each pair of runs against the newest (last layout, last scan): wall and CPU ratios,
-    after checking they selected the same rows."""
+    """Each pair of (layout, scan) against the newest (last layout, last scan): wall and CPU
+    ratios of their mean over the repeats, after checking every run selected the same rows;
+    and each one's mean seconds per million documents."""
     new = rows[(layouts[-1], scans[-1], 1)]
-    out = {"docs": n}
-    for (layout, scan, n_targets), row in rows.items():
-        if n_targets != 1 or row is new:
+    out = {"docs": n, "repeats": len(new)}
+    for (layout, scan, n_targets), runs in rows.items():
+        if n_targets != 1:
             continue
-        if row["selected_docs"] != new["selected_docs"]:
-            raise SystemExit(f"{layout}/{scan} selected different rows: {row['selected_docs']} "
-                             f"vs {new['selected_docs']}")
+        for row in runs:
+            if row["selected_docs"] != new[0]["selected_docs"]:
+                raise SystemExit(f"{layout}/{scan} selected different rows: "
+                                 f"{row['selected_docs']} vs {new[0]['selected_docs']}")
+        out[f"s_per_million_{layout}_{scan}"] = round(_mean(runs, "rank_wall_s") / (n / 1e6), 2)
+        if runs is new:
+            continue
         name = f"{layout}_{scan}_over_{layouts[-1]}_{scans[-1]}"
-        out[f"wall_{name}"] = round(row["rank_wall_s"] / new["rank_wall_s"], 2)
-        out[f"cpu_{name}"] = round(row["cpu_s"] / new["cpu_s"], 2)
+        out[f"wall_{name}"] = round(_mean(runs, "rank_wall_s") / _mean(new, "rank_wall_s"), 2)
+        out[f"cpu_{name}"] = round(_mean(runs, "cpu_s") / _mean(new, "cpu_s"), 2)
     many = rows.get((layouts[-1], scans[-1], multi))
     if many is not None and multi > 1:
+        one_wall, one_cpu = _mean(new, "rank_wall_s"), _mean(new, "cpu_s")
         out[f"wall_{multi}_targets_over_{multi}x_one"] = round(
-            many["rank_wall_s"] / (multi * new["rank_wall_s"]), 2)
-        out[f"cpu_{multi}_targets_over_{multi}x_one"] = round(many["cpu_s"] / (multi * new["cpu_s"]), 2)
+            many[0]["rank_wall_s"] / (multi * one_wall), 2)
+        out[f"cpu_{multi}_targets_over_{multi}x_one"] = round(many[0]["cpu_s"] / (multi * one_cpu), 2)
     print(json.dumps(out), flush=True)
 
 
@@ -517,6 +542,9 @@ def main(argv=None) -> int:
     p.add_argument("--layers", type=int, default=L,
                    help="layers of the synthetic NAGs (28, SmolLM2's; fewer for a pool of many "
                         "rows on a small disk: bytes per document scale with it)")
+    p.add_argument("--repeats", type=int, default=2,
+                   help="single-target runs of each layout and scan, every other round in "
+                        "reverse order; the ratios compare their means")
     p.add_argument("--json", help="also write the results here")
     args = p.parse_args(argv)
     if args.layers != L:
@@ -531,7 +559,7 @@ def main(argv=None) -> int:
         out["scale"] = scale_run([int(float(s)) for s in args.sizes.split(",")], work, args.keep,
                                  args.target_docs, int(float(args.warmup_docs)),
                                  tuple(args.layouts.split(",")), args.multi,
-                                 tuple(args.scans.split(",")))
+                                 tuple(args.scans.split(",")), max(1, args.repeats))
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=1))
     return 0
