@@ -81,7 +81,7 @@ def plot_profile_heatmap(
             for j in range(top_n):
                 dark = vals[i, j] < 0.6 * vmax
                 ax.text(j, i, str(int(order[i, j])), ha="center", va="center", fontsize=fs,
-                        color="white" if dark else "black")
+                        color="white" if dark else "black", in_layout=False)
     return save(fig, path)
 
 

@@ -15,9 +15,9 @@ import contextlib
 from typing import Iterator, Mapping, Sequence
 
 from ..logs import get_logger
-from .rank_run import target_key_parts
 from .runs import log_delta_table, log_json, log_metrics, log_params, start_run
-from .schema import EVAL_SETS_TAG, EVALUATED_BY_TAG, EVALUATION_TAG_PREFIX, SELECTION_RUNS_TAG
+from .schema import (EVAL_SETS_TAG, EVALUATED_BY_TAG, EVALUATION_TAG_PREFIX, SELECTION_RUNS_TAG,
+                     target_key_parts)
 
 log = get_logger(__name__)
 

@@ -10,15 +10,16 @@ nothing from the Spark layer; the histograms are
 from __future__ import annotations
 
 import contextlib
-import re
 import tempfile
 from pathlib import Path
 from typing import Iterator, Sequence
 
 from ..tables.features import PREFIX
+from .profile_figures import ProfileFigures, draw_profiles
 from .runs import log_delta_table, log_file, log_json, log_metrics, log_params, set_tags, start_run
 from .schema import (COMPOSITION_ARTIFACT, HIST_ARTIFACT, OUTPUT_PATH_TAG, OUTPUT_VERSION_TAG,
-                     PLOTS_DIR, POOL_PATH_TAG, POOL_VERSION_TAG, PROFILE_DIR, TARGET_TAG)
+                     PLOTS_DIR, POOL_PATH_TAG, POOL_VERSION_TAG, PROFILE_DIR, TARGET_TAG,
+                     target_key_parts)
 
 KIND = "rank"
 # Key quantiles of each target's histogram logged as metrics (``distance_q05``, ...).
@@ -98,27 +99,6 @@ def rank_metrics(result, histograms: Sequence) -> dict[str, float | None]:
     return metrics
 
 
-def target_key_parts(names: Sequence[str]) -> list[str]:
-    """Each target's name as it may appear in a metric or artifact name.
-
-    Inline targets are filters such as ``dataset=books``; MLflow refuses ``=`` (and ``,``)
-    in metric names and ``/`` would make an artifact path, so other characters become
-    ``_``. Two names that clash after that get ``_2``, ``_3``, ... so no metric is overwritten.
-
-    >>> target_key_parts(["hellaswag", "dataset=books", "dataset_books"])
-    ['hellaswag', 'dataset_books', 'dataset_books_2']
-    """
-    parts: list[str] = []
-    for name in names:
-        part = re.sub(r"[^\w.\- ]", "_", str(name)).strip(". ") or "target"
-        base, n = part, 1
-        while part in parts:
-            n += 1
-            part = f"{base}_{n}"
-        parts.append(part)
-    return parts
-
-
 def distance_histogram(outcomes: Sequence, histograms: Sequence, key: str) -> dict:
     """``stats/distance_hist.json``: the first target's histogram of the whole pool, every
     target's boundary, and each target's own histogram (``by_target``) when there are
@@ -131,22 +111,9 @@ def distance_histogram(outcomes: Sequence, histograms: Sequence, key: str) -> di
     return hist
 
 
-def _log_profiles(outcomes: Sequence, profiles: Sequence, num_layers: int, tmp: Path) -> None:
-    from ..plots import plot_profile_heatmap
-
-    parts = target_key_parts([o.name for o in outcomes])
-    for i, (o, p, part) in enumerate(zip(outcomes, profiles, parts)):
-        stem = "profile" if i == 0 else f"profile_{part}"
-        p.save(tmp / f"{stem}.npz")
-        log_file(tmp / f"{stem}.npz", PROFILE_DIR)
-        png = "profile_heatmap" if i == 0 else f"profile_heatmap_{part}"
-        plot_profile_heatmap(p.weights, tmp / f"{png}.png",
-                             title=f"Target profile of {o.name} ({num_layers} layers)")
-        log_file(tmp / f"{png}.png", PLOTS_DIR)
-
-
 def record_rank_result(result, profiles: Sequence, histograms: Sequence, selected: dict, *,
-                       num_layers: int, quality: bool, pool_frequencies=None) -> None:
+                       num_layers: int, quality: bool, pool_frequencies=None,
+                       figures: ProfileFigures | None = None) -> None:
     """Log the metrics, the profiles and their heatmaps, the distance histogram and the
     composition (JSON and plots) of a finished ranking.
 
@@ -165,6 +132,9 @@ def record_rank_result(result, profiles: Sequence, histograms: Sequence, selecte
     pool_frequencies : PoolFrequencies, optional
         The pool's neuron counts of a contrastive weighting: their row count is logged
         (``pool_frequency_docs``) and the counts saved as ``profile/pool_counts.npz``.
+    figures : ProfileFigures, optional
+        The profiles' files, drawn while the pool was scanned
+        (:func:`~nag_spark.tracking.profile_figures.profile_figures`); drawn here if None.
     """
     from ..plots import plot_composition, plot_distance_histogram
 
@@ -179,7 +149,11 @@ def record_rank_result(result, profiles: Sequence, histograms: Sequence, selecte
                    "selected": selected}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        _log_profiles(result.targets, profiles, num_layers, tmp)
+        files = figures.files() if figures is not None else draw_profiles(
+            [o.name for o in result.targets], profiles, num_layers, tmp)
+        for npz, png in files:
+            log_file(npz, PROFILE_DIR)
+            log_file(png, PLOTS_DIR)
         if pool_frequencies is not None:
             import numpy as np
 

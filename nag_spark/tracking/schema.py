@@ -6,6 +6,9 @@ Run kinds (tag :data:`KIND_TAG`): ``extract``, ``rank``, ``compare``, ``visualiz
 """
 from __future__ import annotations
 
+import re
+from typing import Sequence
+
 # ---------------------------------------------------------------- tags on every run
 KIND_TAG = "nag.kind"
 VERSION_TAG = "nag.version"
@@ -42,3 +45,24 @@ COMPARE_DIR = "compare"               # compare runs: the report folder
 def table_tag(context: str) -> str:
     """The tag recording a Delta table a run read or wrote (``input``, ``output``, ...)."""
     return TABLE_TAG_PREFIX + context
+
+
+def target_key_parts(names: Sequence[str]) -> list[str]:
+    """Each target's name as it may appear in a metric or artifact name.
+
+    Inline targets are filters such as ``dataset=books``; MLflow refuses ``=`` (and ``,``)
+    in metric names and ``/`` would make an artifact path, so other characters become
+    ``_``. Two names that clash after that get ``_2``, ``_3``, ... so no metric is overwritten.
+
+    >>> target_key_parts(["hellaswag", "dataset=books", "dataset_books"])
+    ['hellaswag', 'dataset_books', 'dataset_books_2']
+    """
+    parts: list[str] = []
+    for name in names:
+        part = re.sub(r"[^\w.\- ]", "_", str(name)).strip(". ") or "target"
+        base, n = part, 1
+        while part in parts:
+            n += 1
+            part = f"{base}_{n}"
+        parts.append(part)
+    return parts

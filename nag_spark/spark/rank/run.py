@@ -7,6 +7,7 @@ import time
 from ...kernels.profile import needs_pool
 from ...logs import get_logger
 from ...tables.selection import SelectionProperties
+from ...tracking.profile_figures import profile_figures
 from ...tracking.rank_run import rank_run, record_rank_output, record_rank_result, record_rank_start
 from .composition import counted, selected_composition
 from .multi_target import TargetSelections, select_all
@@ -82,7 +83,9 @@ def run_ranking(spark, opts: RankOptions) -> RankResult:
     if frequencies is not None:
         _note_empty_layers(plan, profiles)
     keys = key_names(len(profiles))
-    with rank_run(plan.names, opts.pool, plan.pool_version, opts.experiment, opts.run_name) as run_id:
+    # The profiles' heatmaps are drawn on a driver thread while Spark scans the pool.
+    with profile_figures(plan.names, profiles, plan.num_layers) as figures, \
+            rank_run(plan.names, opts.pool, plan.pool_version, opts.experiment, opts.run_name) as run_id:
         record_rank_start(opts, plan)
         t = time.perf_counter()
         with scored_and_checked(spark, plan, opts, pool, profiles, keys, target) as scored:
@@ -101,7 +104,7 @@ def run_ranking(spark, opts: RankOptions) -> RankResult:
                          scan=scan)
         record_rank_result(res, profiles, [s.histogram for s in chosen.selections], tokens,
                            num_layers=plan.num_layers, quality=bool(opts.quality_col),
-                           pool_frequencies=frequencies)
+                           pool_frequencies=frequencies, figures=figures)
         record_rank_output(str(opts.output), version)
     log.info("selected %s into %s@v%d", ", ".join(f"{o.name}: {o.selected_docs} docs/"
              f"{o.selected_tokens} tokens" for o in res.targets), opts.output, version)
